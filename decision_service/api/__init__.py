@@ -1,0 +1,1 @@
+"""The HTTP API of the decision service (FastAPI): thin routes over decision_service.services."""

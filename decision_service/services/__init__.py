@@ -1,0 +1,1 @@
+"""Services behind the API: auth, rate limits, idempotency, feature assembly and decision execution."""
