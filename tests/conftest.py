@@ -1,0 +1,82 @@
+"""Shared fixtures for the whole test suite.
+
+The synthetic world is the common ground of every package's tests, so one small world is generated once per session
+and shared. Treat ``small_world`` as READ-ONLY; a test that writes to the warehouse takes ``writable_world``, which
+hands out its own copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from warehouse.db import publish_replica, writer
+from warehouse.settings import get_settings
+from warehouse.world import generate_world
+
+
+@dataclass(frozen=True)
+class World:
+    """A generated warehouse file (``path``, the writer's) and its published read-only ``replica``."""
+
+    path: Path
+    replica: Path
+    days: int
+    per_day: int
+    seed: int
+    start_date: dt.date
+    scenarios: tuple[str, ...]
+
+
+SMALL_WORLD = {"days": 30, "per_day": 1_000, "seed": 7}
+
+
+def _make_world(root: Path, **kwargs: object) -> World:
+    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
+    summary = generate_world(path, progress=False, **kwargs)  # type: ignore[arg-type]
+    with writer(path) as con:
+        publish_replica(con, replica)
+    p = summary.params
+    return World(path, replica, p.days, p.per_day, p.seed, p.start_date, p.scenarios)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """Default-scenario world (30 days x 1,000 applications/day, seed 7), generated once per session. Read-only."""
+    return _make_world(tmp_path_factory.mktemp("small_world"), **SMALL_WORLD)
+
+
+@pytest.fixture
+def writable_world(small_world: World, tmp_path: Path) -> World:
+    """A private copy of ``small_world`` (writer file and replica) that a test may modify."""
+    path, replica = tmp_path / "warehouse.duckdb", tmp_path / "replica.duckdb"
+    shutil.copyfile(small_world.path, path)
+    shutil.copyfile(small_world.replica, replica)
+    return World(path, replica, small_world.days, small_world.per_day, small_world.seed, small_world.start_date,
+                 small_world.scenarios)
+
+
+def _point_settings_at(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    monkeypatch.setenv("CREDIT_WAREHOUSE_PATH", str(world.path))
+    monkeypatch.setenv("CREDIT_WAREHOUSE_REPLICA_PATH", str(world.replica))
+    get_settings.cache_clear()
+    yield world
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def small_world_env(small_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """``small_world`` with CREDIT_WAREHOUSE_PATH / CREDIT_WAREHOUSE_REPLICA_PATH pointing at it (settings reloaded)."""
+    yield from _point_settings_at(small_world, monkeypatch)
+
+
+@pytest.fixture
+def writable_world_env(writable_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """``writable_world`` with the warehouse settings pointing at the private copy."""
+    yield from _point_settings_at(writable_world, monkeypatch)
