@@ -1,0 +1,147 @@
+"""Typed objects the copilot produces and consumes.
+
+One :class:`Answer` carries everything a caller (CLI, HTTP, UI, evals) needs to show *and to check* an answer: the
+SQL, the plan it came from, what retrieval found, what the guardrails said, the page of rows, the chart, the caption,
+where the time went and every attempt made on the way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Grain = Literal["day", "week", "month"]
+FilterOp = Literal["in", "not_in", ">", ">=", "<", "<="]
+
+
+class PlanFilter(BaseModel):
+    """A filter on a dimension: ``dimension op values`` (``in`` for one or more category values)."""
+
+    model_config = ConfigDict(extra="forbid")
+    dimension: str
+    op: FilterOp = "in"
+    values: list[str | float] = Field(min_length=1)
+
+
+class TimeWindow(BaseModel):
+    """Half-open date window ``[start, end)`` on the metric's time column; ``label`` says how it was read."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: dt.date | None = None
+    end: dt.date | None = None
+    label: str = ""
+
+
+class SemanticPlan(BaseModel):
+    """What to compute, in catalog terms; compiled to SQL by :mod:`copilot.semantic.compiler`, never by a model.
+
+    ``compare_previous`` splits the window and the same-length window before it into a ``period`` column
+    ("this week vs last week", "week on week" without a series).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    metrics: list[str] = Field(min_length=1, max_length=3)
+    dimensions: list[str] = Field(default_factory=list, max_length=3)
+    filters: list[PlanFilter] = Field(default_factory=list)
+    time_window: TimeWindow | None = None
+    grain: Grain | None = None
+    order: Literal["asc", "desc"] | None = None
+    limit: int | None = Field(None, ge=1, le=10_000)
+    compare_previous: bool = False
+
+
+class GenerationOutput(BaseModel):
+    """The structured answer an LLM must return: SQL with an explanation, or an honest refusal."""
+
+    model_config = ConfigDict(extra="ignore")
+    sql: str | None = None
+    explanation: str = ""
+    cannot_answer: bool = False
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> GenerationOutput:
+        if self.cannot_answer:
+            if not (self.reason or "").strip():
+                self.reason = "the model said it cannot answer from the available tables"
+            self.sql = None
+        elif not (self.sql or "").strip():
+            raise ValueError("either 'sql' or 'cannot_answer': true is required")
+        return self
+
+
+GENERATION_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "sql": {"type": "string"},
+        "explanation": {"type": "string"},
+        "cannot_answer": {"type": "boolean"},
+        "reason": {"type": "string"},
+    },
+    "required": ["cannot_answer"],
+}
+
+
+class RowsPage(BaseModel):
+    """One page of (masked) result rows."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    page: int = 0
+    page_size: int
+    has_more: bool = False
+
+
+AttemptOutcome = Literal[
+    "ok", "rejected", "engine_error", "cannot_answer", "low_confidence", "malformed", "unavailable", "not_compilable"
+]
+
+
+class Attempt(BaseModel):
+    """One try by one backend: what it proposed and what happened to it."""
+
+    backend: str
+    outcome: AttemptOutcome
+    sql: str | None = None
+    plan: SemanticPlan | None = None
+    confidence: float | None = None
+    error: dict[str, Any] | None = None
+    ms: float = 0.0
+
+
+class Answer(BaseModel):
+    """The copilot's whole answer to one question."""
+
+    question: str
+    team: str
+    user: str = "anonymous"
+    sql: str | None = None
+    explanation: str = ""
+    plan: SemanticPlan | None = None
+    retrieved: dict[str, Any] = Field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    rows: RowsPage | None = None
+    chart_type: str | None = None
+    chart: dict[str, Any] | None = None
+    caption: str | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    backend: str | None = None
+    confidence: float = 0.0
+    cannot_answer: bool = False
+    reason: str | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    anchor_date: dt.date | None = None
+    audit_id: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return self.rows.columns if self.rows else []
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The CLI/HTTP JSON view: the whole answer with ``columns`` and ``rows`` lifted to the top level."""
+        data = self.model_dump(mode="json")
+        data["columns"] = self.rows.columns if self.rows else []
+        data["row_values"] = data["rows"]["rows"] if self.rows else []
+        return data

@@ -1,0 +1,1 @@
+"""The deterministic semantic planner: question -> :class:`~copilot.models.SemanticPlan` -> SQL (via sqlglot)."""

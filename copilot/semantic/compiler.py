@@ -1,0 +1,177 @@
+"""Compile a :class:`~copilot.models.SemanticPlan` to one DuckDB SELECT with sqlglot's expression builders.
+
+The SQL comes only from the catalog's reviewed definitions and the contract's join paths; nothing a model wrote is
+pasted in. Values from the question enter as literals built by sqlglot, so a quote in a value cannot break out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from copilot.errors import PlanCompileError
+from copilot.models import SemanticPlan
+from copilot.semantic.view import JoinEdge, TeamSemantics
+from schema_catalog.semantic import Dimension, MetricDefinition
+
+DIALECT = "duckdb"
+
+
+@dataclass(frozen=True)
+class CompiledPlan:
+    sql: str
+    base_table: str
+    time_column: str | None
+    explanation: str
+
+
+def _parse(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read=DIALECT)
+
+
+def _date(day: dt.date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.build("DATE"))
+
+
+def _literal(value: str | float) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def _dimension_def(dim: Dimension, base: str, sem: TeamSemantics) -> tuple[str, list[JoinEdge]] | None:
+    """The first definition of ``dim`` reachable from ``base``, with its join path."""
+    for d in dim.definitions:
+        if d.table == "*":
+            return d.sql, []
+        path = sem.join_path(base, d.table)
+        if path is not None:
+            return d.sql, path
+    return None
+
+
+def _choose_base(plan: SemanticPlan, sem: TeamSemantics) -> tuple[str, list[MetricDefinition]]:
+    """A base table on which every planned metric has a definition and every dimension/filter is reachable."""
+    unknown = [m for m in plan.metrics if m not in sem.metrics]
+    unknown += [d for d in plan.dimensions if d not in sem.dimensions]
+    unknown += [f.dimension for f in plan.filters if f.dimension not in sem.dimensions]
+    if unknown:
+        raise PlanCompileError(f"not in team {sem.team!r}'s catalog: {', '.join(unknown)}")
+    first = sem.metrics[plan.metrics[0]]
+    needed = [*plan.dimensions, *(f.dimension for f in plan.filters)]
+    for candidate in first.definitions:
+        defs = []
+        for name in plan.metrics:
+            match = next((d for d in sem.metrics[name].definitions if d.table == candidate.table), None)
+            if match is None:
+                break
+            defs.append(match)
+        else:
+            if all(_dimension_def(sem.dimensions[n], candidate.table, sem) is not None for n in needed):
+                if (plan.time_window or plan.grain or plan.compare_previous) and not candidate.time:
+                    continue
+                return candidate.table, defs
+    raise PlanCompileError(
+        f"no single table in team {sem.team!r}'s scope computes {', '.join(plan.metrics)} "
+        f"by {', '.join(needed) or 'nothing'}"
+    )
+
+
+def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
+    """Build the SELECT; raises :class:`PlanCompileError` when the team's catalog cannot express the plan."""
+    base, metric_defs = _choose_base(plan, sem)
+    time_col = metric_defs[0].time_column
+    joins: dict[str, JoinEdge] = {}
+    select: list[exp.Expression] = []
+    group: list[exp.Expression] = []
+
+    def dim_expr(name: str) -> exp.Expression:
+        found = _dimension_def(sem.dimensions[name], base, sem)
+        assert found is not None  # checked by _choose_base
+        sql, path = found
+        for edge in path:
+            joins.setdefault(edge[2], edge)
+        return _parse(sql.replace("{time}", time_col or ""))
+
+    dims = list(plan.dimensions)
+    if plan.grain and plan.grain not in dims:
+        dims.insert(0, plan.grain)
+    window = plan.time_window
+    if plan.compare_previous and window and window.start and window.end:
+        length = window.end - window.start
+        period = exp.Case(
+            ifs=[exp.If(this=exp.GTE(this=_parse(time_col or ""), expression=_date(window.start)),
+                        true=exp.Literal.string("current"))],
+            default=exp.Literal.string("previous"),
+        )
+        select.append(exp.alias_(period, "period"))
+        group.append(exp.Literal.number(1))
+        window = window.model_copy(update={"start": window.start - length})
+    for name in dims:
+        if name not in sem.dimensions:
+            raise PlanCompileError(f"dimension {name!r} is not in team {sem.team!r}'s catalog")
+        select.append(exp.alias_(dim_expr(name), name))
+        group.append(exp.Literal.number(len(select)))
+    for name, d in zip(plan.metrics, metric_defs, strict=True):
+        select.append(exp.alias_(_parse(d.sql), name))
+
+    query = exp.select(*select).from_(base)
+    conditions: list[exp.Expression] = []
+    if window and time_col:
+        if window.start:
+            conditions.append(exp.GTE(this=_parse(time_col), expression=_date(window.start)))
+        if window.end:
+            conditions.append(exp.LT(this=_parse(time_col), expression=_date(window.end)))
+    for f in plan.filters:
+        target = dim_expr(f.dimension)
+        values = [_literal(v) for v in f.values]
+        if f.op == "in":
+            conditions.append(exp.In(this=target, expressions=values))
+        elif f.op == "not_in":
+            conditions.append(exp.Not(this=exp.In(this=target, expressions=values)))
+        else:
+            cls = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[f.op]
+            conditions.append(cls(this=target, expression=values[0]))
+    for table, edge in joins.items():
+        on = exp.EQ(this=exp.column(edge[1], table=edge[0]), expression=exp.column(edge[3], table=edge[2]))
+        query = query.join(exp.to_table(table), on=on, join_type="left")
+    if conditions:
+        query = query.where(exp.and_(*conditions))
+    if group:
+        query = query.group_by(*group)
+    order: list[exp.Expression] = []
+    if plan.order:
+        order.append(exp.Ordered(this=exp.column(plan.metrics[0]), desc=plan.order == "desc", nulls_first=False))
+    elif group:
+        order.extend(exp.Ordered(this=exp.Literal.number(i + 1)) for i in range(len(group)))
+    if order:
+        query = query.order_by(*order)
+    if plan.limit:
+        query = query.limit(plan.limit)
+    return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), base, time_col, explain_plan(plan, sem, base))
+
+
+def explain_plan(plan: SemanticPlan, sem: TeamSemantics, base: str) -> str:
+    """One plain-English sentence saying exactly what was computed (shown next to the SQL)."""
+    labels = [sem.metrics[m].label for m in plan.metrics]
+    text = " and ".join(labels)
+    dims = [sem.dimensions[d].label.lower() for d in plan.dimensions]
+    if plan.grain:
+        dims.insert(0, plan.grain)
+    if dims:
+        text += " by " + ", ".join(dims)
+    for f in plan.filters:
+        op = {"in": "is", "not_in": "is not"}.get(f.op, f.op)
+        text += f", where {sem.dimensions[f.dimension].label.lower()} {op} {' or '.join(map(str, f.values))}"
+    if plan.time_window:
+        text += f", {plan.time_window.label}"
+        if plan.compare_previous:
+            text += " (current vs previous period)"
+    if plan.limit:
+        text += f", {'top' if plan.order != 'asc' else 'bottom'} {plan.limit}"
+    return f"{text}; computed from {base}."

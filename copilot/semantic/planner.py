@@ -1,0 +1,222 @@
+"""The deterministic semantic planner: a question in plain English -> a :class:`SemanticPlan` and a confidence.
+
+General over the catalog, not over any list of questions: it matches the catalog's metric and dimension names and
+synonyms, the catalog's sample values (for filters), the date grammar of :mod:`copilot.semantic.dates`, top-N and
+comparison phrases. Every word it could not place lowers its confidence, so a question it only half understood is
+handed on (or declined) instead of being answered confidently and wrongly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from copilot.models import PlanFilter, SemanticPlan
+from copilot.semantic.dates import read_dates
+from copilot.semantic.view import TeamSemantics
+
+STOPWORDS = frozenset(
+    [
+        "a", "an", "the", "of", "for", "in", "on", "at", "to", "by", "per", "each", "every", "across", "over", "from",
+        "with", "and", "or", "vs", "versus", "v", "compare", "compared", "comparison", "between", "what", "what's",
+        "whats", "which", "who", "how", "is", "are", "was", "were", "be", "been", "do", "does", "did", "show", "me",
+        "give", "get", "list", "tell", "display", "plot", "chart", "graph", "our", "my", "we", "us", "i", "you",
+        "please", "can", "could", "would", "there", "their", "this", "that", "these", "those", "its", "it", "as",
+        "much", "many", "number", "count", "total", "overall", "all", "rate", "value", "values", "split", "broken",
+        "down", "breakdown", "wise", "grouped", "group", "only", "just", "also", "vs.", "than", "versus?", "whose",
+        "where", "when", "has", "have", "had", "value?", "numbers", "figures", "data", "split-by", "against",
+        "period", "periods", "time",
+    ]
+)
+_TOP_RE = re.compile(
+    r"\b(?P<word>top|bottom|highest|lowest|largest|smallest|biggest|most|least|fewest|best|worst|max|min|maximum|"
+    r"minimum)\b(?:\s+(?P<n>\d{1,4}))?"
+)
+_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum"}
+_BY_RE = re.compile(r"\b(?:by|per|each|every|across|split by|broken down by|for each|wise|group(?:ed)? by)\s+$")
+
+
+@dataclass(frozen=True)
+class _Match:
+    start: int
+    end: int
+    kind: str  # metric | dimension | value
+    name: str
+    value: str = ""
+    exact: bool = True
+
+
+@dataclass
+class PlannerResult:
+    """The plan (or None), how sure the planner is, and why: shown to the analyst and kept in the trace."""
+
+    plan: SemanticPlan | None
+    confidence: float
+    notes: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+
+def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
+    """(phrase, kind, name, value) for every metric, dimension and sample value, longest phrase first."""
+    out: list[tuple[str, str, str, str]] = []
+    for name, metric in sem.metrics.items():
+        for p in {*metric.synonyms, metric.label, name.replace("_", " ")}:
+            out.append((p.lower(), "metric", name, ""))
+    for name, dim in sem.dimensions.items():
+        if dim.kind == "time":
+            continue  # grains come from the date grammar
+        for p in {*dim.synonyms, dim.label, name.replace("_", " ")}:
+            out.append((p.lower(), "dimension", name, ""))
+    for name, values in sem.samples.items():
+        for v in values:
+            text = v.lower().replace("_", " ")
+            if len(text) >= 2:
+                out.append((text, "value", name, v))
+                if v.lower() != text:
+                    out.append((v.lower(), "value", name, v))
+    kind_rank = {"metric": 0, "value": 1, "dimension": 2}
+    return sorted(set(out), key=lambda p: (-len(p[0]), kind_rank[p[1]]))
+
+
+_PHRASE_CACHE: dict[str, list[tuple[str, str, str, str]]] = {}
+
+
+def _normalise(question: str) -> str:
+    text = question.lower().replace("’", "'")
+    text = re.sub(r"[^\w\s%+\-.']", " ", text)
+    text = re.sub(r"(?<!\d)\.(?!\d)", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _find(text: str, taken: list[tuple[int, int]], phrases: list[tuple[str, str, str, str]]) -> list[_Match]:
+    found: list[_Match] = []
+    for phrase, kind, name, value in phrases:
+        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?:e?s)?(?![\w])", text):
+            if any(s < m.end() and m.start() < e for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            found.append(_Match(m.start(), m.end(), kind, name, value))
+    return found
+
+
+def _fuzzy_metric(words: list[str], sem: TeamSemantics) -> tuple[str, float] | None:
+    """Closest metric synonym to any 1-3 word n-gram (typos: "aproval rate"); ratio >= 0.85 or nothing."""
+    grams = [" ".join(words[i : i + n]) for n in (3, 2, 1) for i in range(len(words) - n + 1)]
+    best: tuple[str, float] | None = None
+    for name, metric in sem.metrics.items():
+        for syn in (*metric.synonyms, metric.label):
+            for g in grams:
+                if abs(len(g) - len(syn)) > 3:
+                    continue
+                r = difflib.SequenceMatcher(None, g, syn.lower()).ratio()
+                if r >= 0.85 and (best is None or r > best[1]):
+                    best = (name, r)
+    return best
+
+
+def plan_question(
+    question: str,
+    sem: TeamSemantics,
+    today: dt.date,
+    *,
+    previous: SemanticPlan | None = None,
+    retrieved_metrics: list[tuple[str, float]] | None = None,
+) -> PlannerResult:
+    """Plan ``question`` for the team; ``previous`` makes it a follow-up that refines the last plan."""
+    text = _normalise(question)
+    notes: list[str] = []
+    dates = read_dates(text, today)
+    taken = list(dates.spans)
+    phrases = _PHRASE_CACHE.get(sem.team) or _PHRASE_CACHE.setdefault(sem.team, _phrases(sem))
+    matches = _find(text, taken, phrases)
+    top = _TOP_RE.search(text)
+    if top:
+        taken.append((top.start(), top.end()))
+
+    metrics = list(dict.fromkeys(m.name for m in matches if m.kind == "metric"))
+    metric_quality = 1.0 if metrics else 0.0
+    words = [w for w in re.findall(r"[a-z][a-z0-9+%'-]*", text)]
+    if not metrics:
+        fuzzy = _fuzzy_metric(words, sem)
+        if fuzzy:
+            metrics, metric_quality = [fuzzy[0]], 0.75
+            notes.append(f"read a misspelt metric as {sem.metrics[fuzzy[0]].label!r}")
+            syn_words = set(" ".join((*sem.metrics[fuzzy[0]].synonyms, sem.metrics[fuzzy[0]].label)).lower().split())
+            for m in re.finditer(r"[a-z][a-z0-9+%'-]*", text):
+                if difflib.get_close_matches(m.group(), list(syn_words), n=1, cutoff=0.8):
+                    taken.append((m.start(), m.end()))
+    if not metrics and retrieved_metrics and previous is None:
+        name, score = retrieved_metrics[0]
+        if name in sem.metrics and score >= 0.5:
+            metrics, metric_quality = [name], 0.55 * score
+            notes.append(f"metric {sem.metrics[name].label!r} chosen by similarity ({score:.2f}), not by name")
+
+    values: dict[str, list[str]] = {}
+    for m in matches:
+        if m.kind == "value":
+            values.setdefault(m.name, [])
+            if m.value not in values[m.name]:
+                values[m.name].append(m.value)
+    filters = [PlanFilter(dimension=d, values=v) for d, v in values.items()]
+    dims: list[str] = []
+    for m in matches:
+        if m.kind != "dimension" or m.name in dims:
+            continue
+        grouped = bool(_BY_RE.search(text[: m.start])) or m.name not in values or len(values[m.name]) > 1
+        if grouped:
+            dims.append(m.name)
+    for d, v in values.items():  # "app vs web": comparing values means grouping by their dimension
+        if len(v) > 1 and d not in dims:
+            dims.append(d)
+
+    order, limit = None, None
+    if top:
+        order = "desc" if top["word"] in _DESC else "asc"
+        limit = int(top["n"]) if top["n"] else (10 if top["word"] in ("top", "bottom") else 1)
+        if not dims:
+            notes.append("a ranking without a dimension to rank: ignored the ranking")
+            order, limit = None, None
+
+    unmatched = [
+        m.group()
+        for m in re.finditer(r"[a-z][a-z0-9+%'-]*", text)
+        if m.group() not in STOPWORDS
+        and not any(s <= m.start() < e for s, e in taken)
+        and not (m.group().isdigit())
+    ]
+
+    if previous is not None and (not metrics or metrics == previous.metrics):
+        # follow-up: refine the last plan with whatever this turn adds
+        plan = previous.model_copy(deep=True)
+        plan.dimensions = list(dict.fromkeys([*plan.dimensions, *dims]))[:3]
+        kept = [f for f in plan.filters if f.dimension not in values]
+        plan.filters = kept + filters
+        if dates.window:
+            plan.time_window, plan.compare_previous = dates.window, dates.compare_previous
+        if dates.grain:
+            plan.grain = dates.grain
+        if order:
+            plan.order, plan.limit = order, limit
+        changed = bool(dims or filters or dates.window or dates.grain or order)
+        confidence = max(0.0, (0.9 if changed else 0.3) - 0.1 * len(unmatched))
+        notes.append("follow-up: refined the previous question's plan")
+        return PlannerResult(plan, round(confidence, 3), notes, unmatched)
+
+    if not metrics:
+        return PlannerResult(None, 0.0, [*notes, "no metric in the team's catalog matches the question"], unmatched)
+    plan = SemanticPlan(
+        metrics=metrics[:3],
+        dimensions=dims[:3],
+        filters=filters,
+        time_window=dates.window,
+        grain=dates.grain,
+        order=order,
+        limit=limit,
+        compare_previous=dates.compare_previous,
+    )
+    confidence = metric_quality * (0.95 if len(metrics) <= 3 else 0.7) - 0.12 * len(unmatched)
+    if unmatched:
+        notes.append(f"words not understood: {', '.join(unmatched[:8])}")
+    return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched)
