@@ -14,7 +14,8 @@ from sqlglot import exp
 
 from copilot.errors import PlanCompileError
 from copilot.models import SemanticPlan
-from copilot.semantic.view import JoinEdge, TeamSemantics
+from copilot.semantic.view import TeamSemantics
+from schema_catalog.catalog import JoinStep
 from schema_catalog.semantic import Dimension, MetricDefinition
 
 DIALECT = "duckdb"
@@ -44,7 +45,7 @@ def _literal(value: str | float) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def _dimension_def(dim: Dimension, base: str, sem: TeamSemantics) -> tuple[str, list[JoinEdge]] | None:
+def _dimension_def(dim: Dimension, base: str, sem: TeamSemantics) -> tuple[str, list[JoinStep]] | None:
     """The first definition of ``dim`` reachable from ``base``, with its join path."""
     for d in dim.definitions:
         if d.table == "*":
@@ -86,7 +87,7 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     """Build the SELECT; raises :class:`PlanCompileError` when the team's catalog cannot express the plan."""
     base, metric_defs = _choose_base(plan, sem)
     time_col = metric_defs[0].time_column
-    joins: dict[str, JoinEdge] = {}
+    joins: dict[str, JoinStep] = {}
     select: list[exp.Expression] = []
     group: list[exp.Expression] = []
 
@@ -95,7 +96,7 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
         assert found is not None  # checked by _choose_base
         sql, path = found
         for edge in path:
-            joins.setdefault(edge[2], edge)
+            joins.setdefault(edge.right_table, edge)
         return _parse(sql.replace("{time}", time_col or ""))
 
     dims = list(plan.dimensions)
@@ -138,7 +139,10 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
             cls = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[f.op]
             conditions.append(cls(this=target, expression=values[0]))
     for table, edge in joins.items():
-        on = exp.EQ(this=exp.column(edge[1], table=edge[0]), expression=exp.column(edge[3], table=edge[2]))
+        on = exp.EQ(
+            this=exp.column(edge.left_column, table=edge.left_table),
+            expression=exp.column(edge.right_column, table=edge.right_table),
+        )
         query = query.join(exp.to_table(table), on=on, join_type="left")
     if conditions:
         query = query.where(exp.and_(*conditions))

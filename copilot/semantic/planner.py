@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from copilot.models import PlanFilter, SemanticPlan
 from copilot.semantic.dates import read_dates
 from copilot.semantic.view import TeamSemantics
+from schema_catalog.semantic import load_semantic
 
 STOPWORDS = frozenset(
     [
@@ -116,6 +117,19 @@ def _fuzzy_metric(words: list[str], sem: TeamSemantics) -> tuple[str, float] | N
     return best
 
 
+def _outside_scope(words: list[str], sem: TeamSemantics) -> list[str]:
+    """Unmatched words that name a metric or dimension of the *full* semantic layer the team cannot use."""
+    layer = load_semantic()
+    hidden: set[str] = set()
+    for name, metric in layer.metrics.items():
+        if name not in sem.metrics:
+            hidden.update(p.lower() for p in (*metric.synonyms, metric.label) if " " not in p)
+    for name, dim in layer.dimensions.items():
+        if name not in sem.dimensions:
+            hidden.update(p.lower() for p in (*dim.synonyms, dim.label) if " " not in p)
+    return [w for w in words if w in hidden or w.rstrip("s") in hidden]
+
+
 def plan_question(
     question: str,
     sem: TeamSemantics,
@@ -186,6 +200,10 @@ def plan_question(
         and not any(s <= m.start() < e for s, e in taken)
         and not (m.group().isdigit())
     ]
+
+    outside = _outside_scope(unmatched, sem)
+    if outside:
+        return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched)
 
     if previous is not None and (not metrics or metrics == previous.metrics):
         # follow-up: refine the last plan with whatever this turn adds

@@ -1,122 +1,111 @@
-"""The team's slice of the semantic layer, as the planner and the compiler need it.
+"""The team's slice of the schema catalog, as the planner and the compiler need it.
 
-The metrics, dimensions, synonyms and sample values all belong to the schema catalog (``schema_catalog``); this
-module only adapts the catalog's team view into the few lookups the planner makes per question (cached per team), and
-adds the join graph of the warehouse contract (many-to-one ``references`` edges) that the compiler walks.
+Metrics, dimensions, synonyms, sample values and join paths all belong to the schema catalog
+(:class:`schema_catalog.catalog.Catalog`); this module only caches the team's slice and adds two planner policies:
+sample values are looked up per *dimension*, and only many-to-one join paths are accepted (a one-to-many join would
+multiply the metric's rows and silently inflate sums and counts).
 """
 
 from __future__ import annotations
 
-from collections import deque
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property
 
-from schema_catalog.semantic import Dimension, DimensionDefinition, Metric, MetricDefinition, load_semantic
-from schema_catalog.teams import TeamScope, team_scope
-from warehouse.schema import load_schema
-
-JoinEdge = tuple[str, str, str, str]
-"""(from_table, from_column, to_table, to_column): following a reference from the many side to the one side."""
+from schema_catalog.catalog import Catalog, JoinStep, NoJoinPathError, build_catalog, extract_samples
+from schema_catalog.semantic import Dimension, Metric
+from schema_catalog.teams import TeamScope
 
 
 @dataclass(frozen=True)
 class TeamSemantics:
-    """Metrics and dimensions a team may use (only their usable definitions), sample values, and the join graph."""
+    """One team's catalog slice plus the lookups the planner makes on every question."""
 
-    team: str
-    scope: TeamScope
-    metrics: dict[str, Metric]
-    dimensions: dict[str, Dimension]
-    samples: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """dimension name -> sample values (from the catalog) used to match filter values in questions."""
-    edges: dict[str, tuple[JoinEdge, ...]] = field(default_factory=dict)
+    catalog: Catalog
+    _paths: dict[tuple[str, str], list[JoinStep] | None] = field(default_factory=dict, repr=False, compare=False)
 
-    def join_path(self, start: str, goal: str) -> list[JoinEdge] | None:
-        """Shortest many-to-one join path from ``start`` to ``goal`` inside the team's scope.
+    @property
+    def team(self) -> str:
+        return self.catalog.team or ""
 
-        Only many-to-one edges are followed, so joining a dimension never multiplies the metric's rows (a fan-out
-        join would silently inflate sums and counts).
-        """
-        if start == goal:
-            return []
-        seen = {start}
-        queue: deque[tuple[str, list[JoinEdge]]] = deque([(start, [])])
-        while queue:
-            table, path = queue.popleft()
-            for edge in self.edges.get(table, ()):
-                nxt = edge[2]
-                if nxt in seen:
-                    continue
-                if nxt == goal:
-                    return [*path, edge]
-                seen.add(nxt)
-                queue.append((nxt, [*path, edge]))
-        return None
+    @property
+    def scope(self) -> TeamScope:
+        assert self.catalog.scope is not None
+        return self.catalog.scope
 
+    @property
+    def metrics(self) -> dict[str, Metric]:
+        return self.catalog.metrics
 
-def _usable(defs: tuple, scope: TeamScope) -> tuple:
-    out = []
-    for d in defs:
-        if d.table != "*" and not scope.allows_table(d.table):
-            continue
-        if all(scope.allows_column(t, c) for t, c in d.columns):
-            out.append(d)
-    return tuple(out)
+    @property
+    def dimensions(self) -> dict[str, Dimension]:
+        return self.catalog.dimensions
 
+    @cached_property
+    def samples(self) -> dict[str, tuple[str, ...]]:
+        """dimension name -> the catalog's sample values (or the contract's closed value list) of its columns."""
+        out: dict[str, tuple[str, ...]] = {}
+        for name, dim in self.dimensions.items():
+            values: list[str] = []
+            for d in dim.definitions:
+                if len(d.columns) != 1:
+                    continue  # a computed dimension (score band): its values are not column values
+                (table, column), = d.columns
+                if self.catalog.has_column(table, column):
+                    info = self.catalog.column(table, column)
+                    values.extend(info.samples or info.values)
+            if values:
+                out[name] = tuple(dict.fromkeys(values))
+        return out
 
-def _edges(scope: TeamScope) -> dict[str, tuple[JoinEdge, ...]]:
-    schema = load_schema()
-    edges: dict[str, list[JoinEdge]] = {}
-    for tname in scope.tables:
-        table = schema.tables[tname]
-        for col in table.columns:
-            if not col.references or not scope.allows_column(tname, col.name):
-                continue
-            ref_table, _, ref_col = col.references.partition(".")
-            if scope.allows_column(ref_table, ref_col):
-                edges.setdefault(tname, []).append((tname, col.name, ref_table, ref_col))
-    return {k: tuple(v) for k, v in edges.items()}
-
-
-def _catalog_samples(team: str, dimensions: dict[str, Dimension]) -> dict[str, tuple[str, ...]]:
-    """Sample values per dimension from the catalog; the contract's closed ``values`` lists when it has none."""
-    samples: dict[str, tuple[str, ...]] = {}
-    catalog_samples = None
-    try:  # the catalog's sample values (data-derived); import lazily so a missing index never breaks planning
-        from schema_catalog import Catalog  # type: ignore[attr-defined]
-
-        catalog_samples = Catalog.for_team(team).sample_values  # type: ignore[attr-defined]
-    except Exception:
-        catalog_samples = None
-    schema = load_schema()
-    for name, dim in dimensions.items():
-        values: list[str] = []
-        for d in dim.definitions:
-            for table, column in d.columns:
-                found = None
-                if catalog_samples is not None:
-                    found = catalog_samples.get((table, column)) or catalog_samples.get(f"{table}.{column}")
-                if not found:
-                    found = schema.tables[table].column(column).values
-                values.extend(str(v) for v in found or ())
-        if values:
-            samples[name] = tuple(dict.fromkeys(values))
-    return samples
+    def join_path(self, start: str, goal: str) -> list[JoinStep] | None:
+        """The catalog's join path from ``start`` to ``goal`` if every step is many-to-one, else None (cached)."""
+        key = (start, goal)
+        if key not in self._paths:
+            try:
+                path: list[JoinStep] | None = self.catalog.join_path(start, goal)
+            except NoJoinPathError:
+                path = None
+            if path is not None:
+                for step in path:
+                    ref = self.catalog.column(step.left_table, step.left_column).references
+                    if ref != f"{step.right_table}.{step.right_column}":
+                        path = None  # a one-to-many step: refuse rather than fan out
+                        break
+            self._paths[key] = path
+        return self._paths[key]
 
 
-@lru_cache(maxsize=16)
-def team_semantics(team: str) -> TeamSemantics:
-    """The team's usable semantic layer (cached; ``team_semantics.cache_clear()`` after the catalog changes)."""
-    scope = team_scope(team)
-    layer = load_semantic()
-    metrics: dict[str, Metric] = {}
-    for name, metric in layer.metrics.items():
-        defs: tuple[MetricDefinition, ...] = _usable(metric.definitions, scope)
-        if defs:
-            metrics[name] = Metric(metric.name, metric.label, metric.synonyms, metric.description, metric.format, defs)
-    dimensions: dict[str, Dimension] = {}
-    for name, dim in layer.dimensions.items():
-        ddefs: tuple[DimensionDefinition, ...] = _usable(dim.definitions, scope)
-        if ddefs:
-            dimensions[name] = Dimension(dim.name, dim.label, dim.kind, dim.synonyms, dim.description, ddefs)
-    return TeamSemantics(team, scope, metrics, dimensions, _catalog_samples(team, dimensions), _edges(scope))
+_lock = threading.Lock()
+_full: dict[str, Catalog] = {}
+_teams: dict[tuple[str, str], TeamSemantics] = {}
+
+
+def _full_catalog(replica: str | None) -> Catalog:
+    """The full catalog with sample values read once from the replica (no replica: the contract's values only)."""
+    key = replica or ""
+    if key not in _full:
+        samples = None
+        if replica:
+            from warehouse.db import reader
+
+            with reader(replica) as con:
+                samples = extract_samples(con)
+        _full[key] = build_catalog(samples)
+    return _full[key]
+
+
+def team_semantics(team: str, replica: str | None = None) -> TeamSemantics:
+    """The team's catalog slice (cached per team and replica file); unknown teams raise the catalog's error."""
+    with _lock:
+        key = (team, replica or "")
+        if key not in _teams:
+            _teams[key] = TeamSemantics(_full_catalog(replica).for_team(team))
+        return _teams[key]
+
+
+def clear_cache() -> None:
+    """Forget cached catalogs (after the replica or the semantic layer changed)."""
+    with _lock:
+        _full.clear()
+        _teams.clear()
