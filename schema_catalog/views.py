@@ -1,0 +1,51 @@
+"""Team views: TEMP views that shadow each in-scope table with only the team's visible columns.
+
+The replica is read-only and written by processes that must not import this package, so team views cannot live in
+the replica file. DuckDB does allow ``CREATE TEMP VIEW`` on a ``read_only=True`` connection (verified on DuckDB 2.0.1,
+also after ``SET lock_configuration = true``); temp objects are searched before the file's own tables, so an
+unqualified ``decisions`` then means the team's view. The executor runs these statements on its connection before
+it locks the configuration.
+
+Two facts the executor must respect (tested in tests/schema_catalog/test_views.py):
+- the view body must name the base table with the *database* qualifier (``"replica".main.decisions``): with only
+  ``main.decisions`` DuckDB binds the temp view to itself and fails with "infinite recursion";
+- consequently a query that itself writes ``"replica".main.<table>`` bypasses the views: the guardrails must reject
+  catalog- or schema-qualified table names. Out-of-scope tables are shadowed by a view that raises, as a second line.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from schema_catalog.teams import team_scope
+from warehouse.schema import load_schema
+from warehouse.settings import get_settings as warehouse_settings
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def team_view_sql(team: str, database: str | None = None) -> list[str]:
+    """Statements creating the team's TEMP views; ``database`` defaults to the replica file's catalog name (stem)."""
+    scope = team_scope(team)
+    db = database or warehouse_settings().replica_path.stem
+    statements = []
+    for table in load_schema().tables.values():
+        if table.name in scope.tables:
+            cols = ", ".join(_ident(c) for c in scope.tables[table.name])
+            source = f"{_ident(db)}.main.{_ident(table.name)}"
+            statements.append(f"CREATE OR REPLACE TEMP VIEW {_ident(table.name)} AS SELECT {cols} FROM {source}")
+        else:
+            message = f"table {table.name} is not in the scope of team {team}".replace("'", "''")
+            statements.append(
+                f"CREATE OR REPLACE TEMP VIEW {_ident(table.name)} AS SELECT error('{message}') AS denied"
+            )
+    return statements
+
+
+def apply_team_views(con: duckdb.DuckDBPyConnection, team: str) -> None:
+    """Run :func:`team_view_sql` on ``con`` for its own database (call before ``SET lock_configuration = true``)."""
+    (database,) = con.execute("SELECT current_database()").fetchone()
+    for statement in team_view_sql(team, database):
+        con.execute(statement)
