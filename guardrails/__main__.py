@@ -1,0 +1,7 @@
+"""Entry point of ``python -m guardrails``."""
+
+import sys
+
+from guardrails.cli import main
+
+sys.exit(main())
