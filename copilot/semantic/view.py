@@ -95,6 +95,15 @@ def _full_catalog(replica: str | None) -> Catalog:
     return _full[key]
 
 
+def semantics_for(catalog: Catalog) -> TeamSemantics:
+    """Wrap a team slice the retriever already holds (same sample values as retrieval), cached per slice."""
+    with _lock:
+        key = (catalog.team or "", f"id:{id(catalog)}")
+        if key not in _teams:
+            _teams[key] = TeamSemantics(catalog)
+        return _teams[key]
+
+
 def team_semantics(team: str, replica: str | None = None) -> TeamSemantics:
     """The team's catalog slice (cached per team and replica file); unknown teams raise the catalog's error."""
     with _lock:

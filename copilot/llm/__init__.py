@@ -1,0 +1,1 @@
+"""Pluggable model backends: one interface per capability (``base``), one module per integration (lazy imports)."""

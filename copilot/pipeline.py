@@ -1,0 +1,380 @@
+"""The one pipeline: question + team -> retrieval -> generation -> guardrails -> execution -> chart -> caption.
+
+Generation is a chain of candidates (see :func:`Copilot._candidates`): the semantic planner, then -- when the
+planner is unsure -- the configured OpenAI-compatible endpoint writing SQL with a repair loop, or the local model
+filling a semantic plan. Every candidate's SQL goes through the guardrails and runs on the read-only replica; nothing
+reaches the engine unvalidated. Every try is recorded in ``Answer.attempts`` and every question in the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from copilot import guard
+from copilot.anchor import data_today
+from copilot.audit import AuditRecord, write_audit
+from copilot.backends import caption_writer, local_filler, openai_writer
+from copilot.captions import template_caption, unsupported_numbers
+from copilot.charts import build_chart
+from copilot.errors import (
+    BackendUnavailableError,
+    CopilotError,
+    InvalidQuestionError,
+    MalformedOutputError,
+    PlanCompileError,
+    UnknownTeamError,
+)
+from copilot.llm.base import CaptionWriter, PlanFiller, PlanRequest, PriorAttempt, SqlRequest, SqlWriter
+from copilot.models import Answer, Attempt, RowsPage, SemanticPlan
+from copilot.semantic.compiler import compile_plan
+from copilot.semantic.planner import plan_question
+from copilot.semantic.view import TeamSemantics, semantics_for, team_semantics
+from copilot.settings import CopilotSettings, get_settings
+from guardrails.errors import GuardrailError
+from schema_catalog.teams import UnknownTeamError as CatalogUnknownTeam
+from schema_catalog.teams import team_scope
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = round(self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 3)
+
+
+def check_question(question: object, max_chars: int) -> str:
+    """Reject unusable questions with a precise code; returns the stripped question."""
+    if not isinstance(question, str):
+        raise InvalidQuestionError("the question must be text", code="invalid_question")
+    text = question.strip()
+    if not text or not re.search(r"\w", text):
+        raise InvalidQuestionError("the question is empty; ask e.g. 'approval rate by partner last 7 days'",
+                                   code="empty_question")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(f"the question has {len(text):,} characters; the limit is {max_chars:,}",
+                                   code="question_too_long")
+    return text
+
+
+def looks_english(text: str) -> bool:
+    """True when most letters are Latin: the catalog, its synonyms and the prompts are English."""
+    letters = [c for c in text if c.isalpha()]
+    return not letters or sum(c.isascii() for c in letters) / len(letters) >= 0.7
+
+
+class Copilot:
+    """Answers questions for teams. Backends may be injected (tests, UI); otherwise they come from settings."""
+
+    def __init__(
+        self,
+        settings: CopilotSettings | None = None,
+        *,
+        replica: Path | str | None = None,
+        sql_writer: SqlWriter | None = None,
+        plan_filler: PlanFiller | None = None,
+        captioner: CaptionWriter | None = None,
+        retrieval_path: Path | None = None,
+        use_retrieval: bool = True,
+    ) -> None:
+        self.settings = settings or get_settings()
+        if replica is None and self.settings.replica_path is None:
+            from warehouse.settings import get_settings as warehouse_settings
+
+            replica = warehouse_settings().replica_path
+        self.replica = Path(replica or self.settings.replica_path)  # type: ignore[arg-type]
+        self._sql_writer = sql_writer
+        self._plan_filler = plan_filler
+        self._captioner = captioner
+        self.retrieval_path = retrieval_path
+        self.use_retrieval = use_retrieval
+
+    # -- backends ------------------------------------------------------------------------------------------------
+    def sql_writer(self) -> SqlWriter | None:
+        if self._sql_writer is None:
+            self._sql_writer = openai_writer(self.settings)
+        return self._sql_writer
+
+    def plan_filler(self) -> PlanFiller | None:
+        if self._plan_filler is None and self.settings.local_enabled:
+            self._plan_filler = local_filler(self.settings)
+        return self._plan_filler
+
+    def _candidates(self, backend: str) -> list[str]:
+        if backend == "auto":
+            chain = ["semantic"]
+            if self.settings.openai_base_url or self._sql_writer is not None:
+                chain.append("openai")
+            elif self.settings.local_enabled or self._plan_filler is not None:
+                chain.append("local")
+            return chain
+        return [backend]
+
+    # -- the pipeline --------------------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        team: str,
+        user: str = "anonymous",
+        *,
+        backend: str | None = None,
+        previous: Answer | None = None,
+        page: int = 0,
+    ) -> Answer:
+        """Answer one question; raises only for unusable input (typed :class:`CopilotError`)."""
+        t0 = time.perf_counter()
+        timer = _Timer()
+        backend = backend or self.settings.backend
+        if backend not in ("auto", "semantic", "local", "openai"):
+            raise InvalidQuestionError(f"unknown backend {backend!r}", code="unknown_backend")
+        try:
+            team_scope(team)
+        except CatalogUnknownTeam as err:
+            raise UnknownTeamError(str(err)) from None
+        text = check_question(question, self.settings.max_question_chars)
+        answer = Answer(question=text, team=team, user=user)
+        if not looks_english(text):
+            answer.cannot_answer = True
+            answer.reason = "only English questions are supported; please ask in English"
+            return self._finish(answer, timer, t0, "cannot_answer")
+        if not self.replica.exists():
+            raise BackendUnavailableError(f"no warehouse replica at {self.replica}; run `make run` first")
+        con = duckdb.connect(str(self.replica), read_only=True)
+        try:
+            return self._answer(answer, con, timer, t0, backend, previous, page)
+        finally:
+            con.close()
+
+    def _answer(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, t0: float, backend: str,
+                previous: Answer | None, page: int) -> Answer:
+        with timer.stage("anchor"):
+            today = data_today(con, self.replica)
+        answer.anchor_date = today
+        with timer.stage("retrieval"):
+            sem, context = self._retrieve(answer, con)
+        for name in self._candidates(backend):
+            if name == "semantic":
+                done = self._try_plan(answer, con, timer, sem, today, previous, page, planner=True)
+            elif name == "local":
+                done = self._try_plan(answer, con, timer, sem, today, previous, page, planner=False)
+            else:
+                done = self._try_sql(answer, con, timer, context, previous, page)
+            if done:
+                break
+        if answer.rows is None:
+            answer.cannot_answer = True
+            answer.reason = answer.reason or self._reason(answer)
+            outcome = "blocked" if any(a.outcome == "rejected" for a in answer.attempts) else "cannot_answer"
+            if any(a.outcome == "unavailable" for a in answer.attempts) and outcome == "cannot_answer":
+                outcome = "error"
+            return self._finish(answer, timer, t0, outcome)
+        with timer.stage("chart"):
+            title = answer.explanation.split(";")[0] if answer.explanation else answer.question
+            answer.chart_type, answer.chart = build_chart(answer.rows.columns, answer.rows.rows, title)
+        with timer.stage("caption"):
+            answer.caption = self._caption(answer, sem)
+        return self._finish(answer, timer, t0, "answered")
+
+    def _retrieve(self, answer: Answer, con: duckdb.DuckDBPyConnection) -> tuple[TeamSemantics, str]:
+        """Retrieval context (and the catalog slice it used); without an index, the catalog slice alone."""
+        if self.use_retrieval:
+            try:
+                from schema_catalog.retrieval import retrieve
+
+                ctx = retrieve(answer.question, answer.team, k=10, path=self.retrieval_path)
+                answer.retrieved = {
+                    "tables": ctx.tables, "columns": ctx.columns, "metrics": ctx.metrics,
+                    "dimensions": ctx.dimensions, "joins": [j.sql for j in ctx.joins],
+                    "values": [f"{v.table}.{v.column}={v.value}" for v in ctx.values],
+                    "examples": [e.question for e in ctx.examples],
+                    "metric_scores": {m: round(ctx.scores.get(f"metric:{m}", 0.0), 3) for m in ctx.metrics[:5]},
+                }
+                assert ctx.catalog is not None
+                return semantics_for(ctx.catalog), ctx.to_prompt()
+            except Exception as err:
+                answer.retrieved = {"unavailable": f"{type(err).__name__}: {err}"}
+        sem = team_semantics(answer.team, str(self.replica))
+        return sem, _catalog_prompt(sem)
+
+    def _try_plan(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, sem: TeamSemantics,
+                  today, previous: Answer | None, page: int, *, planner: bool) -> bool:
+        name = "semantic" if planner else "local"
+        t = time.perf_counter()
+        prev_plan = previous.plan if previous is not None else None
+        if planner:
+            with timer.stage("planner"):
+                scores = answer.retrieved.get("metric_scores") or {}
+                result = plan_question(answer.question, sem, today, previous=prev_plan,
+                                       retrieved_metrics=sorted(scores.items(), key=lambda kv: -kv[1]))
+            plan, confidence, notes = result.plan, result.confidence, result.notes
+            if plan is None or confidence < self.settings.planner_confidence_threshold:
+                answer.attempts.append(Attempt(backend=name, outcome="low_confidence", plan=plan,
+                                               confidence=confidence, error={"notes": notes},
+                                               ms=_ms(t)))
+                answer.reason = "; ".join(notes) or "the question does not map onto the team's metrics"
+                return False
+        else:
+            try:
+                filler = self.plan_filler()
+                if filler is None:
+                    raise BackendUnavailableError("the local model is disabled (CREDIT_COPILOT_LOCAL_ENABLED)")
+                request = PlanRequest(question=answer.question, team=answer.team,
+                                      metrics={k: m.description for k, m in sem.metrics.items()},
+                                      dimensions={k: d.description for k, d in sem.dimensions.items()},
+                                      today=today.isoformat())
+                with timer.stage("local_model"):
+                    out = filler.fill_plan(request)
+            except (BackendUnavailableError, MalformedOutputError) as err:
+                outcome = "unavailable" if isinstance(err, BackendUnavailableError) else "malformed"
+                answer.attempts.append(Attempt(backend=name, outcome=outcome, error={"error": err.code,
+                                                                                     "message": err.message},
+                                               ms=_ms(t)))
+                return False
+            if out.cannot_answer or out.plan is None:
+                answer.attempts.append(Attempt(backend=name, outcome="cannot_answer", ms=_ms(t),
+                                               error={"reason": out.reason}))
+                answer.reason = out.reason
+                return False
+            plan, confidence = out.plan, self.settings.local_confidence
+        try:
+            with timer.stage("compile"):
+                compiled = compile_plan(plan, sem)
+        except PlanCompileError as err:
+            answer.attempts.append(Attempt(backend=name, outcome="not_compilable", plan=plan, confidence=confidence,
+                                           error={"error": err.code, "message": err.message}, ms=_ms(t)))
+            answer.reason = err.message
+            return False
+        ok = self._run(answer, con, timer, compiled.sql, name, page, plan=plan, confidence=confidence, t=t)
+        if ok:
+            answer.plan, answer.explanation = plan, compiled.explanation
+            if not planner:
+                answer.explanation += " (plan filled by a small local model: check it.)"
+        return ok
+
+    def _try_sql(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, context: str,
+                 previous: Answer | None, page: int) -> bool:
+        prior: list[PriorAttempt] = []
+        for _ in range(self.settings.max_repairs + 1):
+            t = time.perf_counter()
+            try:
+                writer = self.sql_writer()
+                if writer is None:
+                    raise BackendUnavailableError("no OpenAI-compatible endpoint configured")
+                request = SqlRequest(question=answer.question, team=answer.team, context=context,
+                                     previous_sql=previous.sql if previous else None, attempts=prior)
+                with timer.stage("llm"):
+                    out = writer.generate_sql(request)
+            except BackendUnavailableError as err:
+                answer.attempts.append(Attempt(backend="openai", outcome="unavailable", ms=_ms(t),
+                                               error={"error": err.code, "message": err.message}))
+                answer.reason = f"the language model is unavailable: {err.message}"
+                return False
+            except MalformedOutputError as err:
+                answer.attempts.append(Attempt(backend="openai", outcome="malformed", ms=_ms(t),
+                                               error={"error": err.code, "message": err.message, "raw": err.raw}))
+                prior.append(PriorAttempt(sql=None, error={"error": err.code, "message": err.message}))
+                answer.reason = "the language model returned malformed output"
+                continue
+            if out.cannot_answer:
+                answer.attempts.append(Attempt(backend="openai", outcome="cannot_answer", ms=_ms(t),
+                                               error={"reason": out.reason}))
+                answer.reason = out.reason
+                return False
+            if self._run(answer, con, timer, out.sql or "", "openai", page, confidence=0.7, t=t):
+                answer.explanation = out.explanation
+                return True
+            prior.append(PriorAttempt(sql=out.sql, error=answer.attempts[-1].error or {}))
+        return False
+
+    def _run(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, sql: str, backend: str,
+             page: int, *, plan: SemanticPlan | None = None, confidence: float, t: float) -> bool:
+        """Validate and execute one candidate; record the attempt; fill the answer on success."""
+        try:
+            with timer.stage("validation"):
+                vq = guard.validate_sql(sql, answer.team, con)
+        except GuardrailError as err:
+            answer.attempts.append(Attempt(backend=backend, outcome="rejected", sql=sql, plan=plan,
+                                           confidence=confidence, error=err.to_dict(), ms=_ms(t)))
+            answer.reason = f"the query was refused by the guardrails: {err}"
+            return False
+        try:
+            with timer.stage("execution"):
+                result = guard.execute_page(vq, con, page, self.settings.page_size)
+        except guard.EngineError as err:
+            answer.attempts.append(Attempt(backend=backend, outcome="engine_error", sql=vq.sql, plan=plan,
+                                           confidence=confidence, error=err.to_dict(), ms=_ms(t)))
+            answer.reason = f"the query failed: {err}"
+            return False
+        answer.attempts.append(Attempt(backend=backend, outcome="ok", sql=vq.sql, plan=plan, confidence=confidence,
+                                       ms=_ms(t)))
+        answer.sql, answer.backend, answer.confidence, answer.reason = vq.sql, backend, confidence, None
+        answer.validation = {"passed": True, "tables": sorted(vq.tables), "masked_columns": list(vq.masked_columns),
+                             "row_limit": vq.row_limit}
+        answer.rows = RowsPage(columns=result.columns, rows=result.rows, page=result.page,
+                               page_size=result.page_size, has_more=result.has_more)
+        return True
+
+    def _caption(self, answer: Answer, sem: TeamSemantics) -> str:
+        assert answer.rows is not None
+        cols, rows = answer.rows.columns, answer.rows.rows
+        writer = self._captioner or caption_writer(self._sql_writer if answer.backend == "openai" else None)
+        if writer is not None:
+            try:
+                caption = writer.write_caption(answer.question, cols, rows)
+                if caption and not unsupported_numbers(caption, cols, rows) and caption.count(". ") == 0:
+                    return caption
+            except CopilotError:
+                pass  # the template below is always available
+        labels = {k: m.label for k, m in sem.metrics.items()} | {k: d.label for k, d in sem.dimensions.items()}
+        window = answer.plan.time_window.label if answer.plan and answer.plan.time_window else ""
+        return template_caption(answer.question, cols, rows, labels, window)
+
+    def _reason(self, answer: Answer) -> str:
+        return "I cannot answer that from this team's data."
+
+    def _finish(self, answer: Answer, timer: _Timer, t0: float, outcome: str) -> Answer:
+        answer.timings = {**timer.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}
+        record = AuditRecord(user_name=answer.user, team=answer.team, question=answer.question, sql=answer.sql,
+                             outcome=outcome,  # type: ignore[arg-type]
+                             rows_returned=len(answer.rows.rows) if answer.rows else 0,
+                             backend=answer.backend, latency_ms=answer.timings["total"])
+        if write_audit(record, self.settings.audit_path):
+            answer.audit_id = record.audit_id
+        return answer
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 3)
+
+
+def _catalog_prompt(sem: TeamSemantics) -> str:
+    """Schema context when the retrieval index is missing: every visible table and column, and the metrics."""
+    lines = []
+    for t in sem.catalog.tables.values():
+        lines.append(f"TABLE {t.name}: {t.description}")
+        lines += [f"  {c.name} {c.type}: {c.description}" for c in t.columns.values()]
+    for name, m in sem.metrics.items():
+        lines.append(f"METRIC {name}: " + "; ".join(f"{d.sql} FROM {d.table}" for d in m.definitions))
+    return "\n".join(lines)
+
+
+_default: Copilot | None = None
+
+
+def ask(question: str, team: str, user: str = "anonymous", *, backend: str | None = None) -> Answer:
+    """Module-level convenience over a process-wide :class:`Copilot` built from settings."""
+    global _default
+    if _default is None:
+        _default = Copilot()
+    return _default.ask(question, team, user, backend=backend)
