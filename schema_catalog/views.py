@@ -1,10 +1,11 @@
 """Team views: TEMP views that shadow each in-scope table with only the team's visible columns.
 
 The replica is read-only and written by processes that must not import this package, so team views cannot live in
-the replica file. DuckDB does allow ``CREATE TEMP VIEW`` on a ``read_only=True`` connection (verified on DuckDB 2.0.1,
-also after ``SET lock_configuration = true``); temp objects are searched before the file's own tables, so an
-unqualified ``decisions`` then means the team's view. The executor runs these statements on its connection before
-it locks the configuration.
+the replica file. Warehouse views a team may read (partner_lender_daily) are inlined with their tables qualified,
+so they keep reading the real tables underneath. DuckDB does allow ``CREATE TEMP VIEW`` on a ``read_only=True``
+connection (verified on DuckDB 2.0.1, also after ``SET lock_configuration = true``); temp objects are searched
+before the file's own tables, so an unqualified ``decisions`` then means the team's view. The executor runs these
+statements on its connection before it locks the configuration.
 
 Two facts the executor must respect (tested in tests/schema_catalog/test_views.py):
 - the view body must name the base table with the *database* qualifier (``"replica".main.decisions``): with only
@@ -16,6 +17,8 @@ Two facts the executor must respect (tested in tests/schema_catalog/test_views.p
 from __future__ import annotations
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from schema_catalog.teams import team_scope
 from warehouse.schema import load_schema
@@ -24,6 +27,21 @@ from warehouse.settings import get_settings as warehouse_settings
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(view_sql: str, database: str) -> str:
+    """The view's SELECT with every table pinned to ``database.main``.
+
+    A warehouse view binds its table names when it is queried, so inside a team's session ``decisions`` in the
+    body of ``partner_lender_daily`` would resolve to the team's TEMP view (for partnerships: the denial view).
+    Inlining the body with qualified tables keeps the aggregate computed from the real tables while the team still
+    cannot name them.
+    """
+    tree = sqlglot.parse_one(view_sql, read="duckdb")
+    for table in tree.find_all(exp.Table):
+        table.set("catalog", exp.to_identifier(database, quoted=True))
+        table.set("db", exp.to_identifier("main"))
+    return tree.sql(dialect="duckdb")
 
 
 def team_view_sql(team: str, database: str | None = None) -> list[str]:
@@ -35,6 +53,8 @@ def team_view_sql(team: str, database: str | None = None) -> list[str]:
         if table.name in scope.tables:
             cols = ", ".join(_ident(c) for c in scope.tables[table.name])
             source = f"{_ident(db)}.main.{_ident(table.name)}"
+            if table.view_sql is not None:
+                source = f"({_qualified(table.view_sql, db)}) AS {_ident(table.name)}"
             statements.append(f"CREATE OR REPLACE TEMP VIEW {_ident(table.name)} AS SELECT {cols} FROM {source}")
         else:
             message = f"table {table.name} is not in the scope of team {team}".replace("'", "''")

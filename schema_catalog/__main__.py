@@ -1,0 +1,98 @@
+"""CLI: ``python -m schema_catalog check|index|retrieve``.
+
+- ``check``    fails (exit 1) if a warehouse column has no description or a metric/dimension's SQL does not run.
+- ``index``    builds or updates the per-team Chroma index (incremental; a corrupt store is moved aside and rebuilt).
+- ``retrieve`` prints the retrieved context of one question (for debugging the catalog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def _open_warehouse(path: str | None) -> tuple[duckdb.DuckDBPyConnection, str]:
+    """The replica read-only if it exists, else an empty migrated warehouse in a temporary directory."""
+    from warehouse.db import connect_reader, connect_writer
+    from warehouse.settings import get_settings
+
+    replica = Path(path) if path else get_settings().replica_path
+    if replica.exists():
+        return connect_reader(replica), str(replica)
+    tmp = Path(tempfile.mkdtemp(prefix="catalog-check-")) / "empty.duckdb"
+    return connect_writer(tmp), f"an empty migrated warehouse ({replica} does not exist)"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from schema_catalog.check import check_catalog
+
+    con, where = _open_warehouse(args.warehouse)
+    report = check_catalog(con)
+    con.close()
+    for problem in report.problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    print(f"checked on {where}: {report.queries_run} queries run, {len(report.problems)} problem(s)")
+    return 1 if report.problems else 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from schema_catalog.catalog import extract_samples
+    from schema_catalog.index import build_index
+    from schema_catalog.settings import get_settings
+    from schema_catalog.verified import VerifiedQueryStore, replica_validator
+
+    settings = get_settings()
+    con, where = _open_warehouse(args.warehouse)
+    samples = extract_samples(con, settings.sample_limit, settings.sample_max_distinct)
+    store = VerifiedQueryStore(args.verified or settings.verified_path)
+    seeded = store.seed(replica_validator(con))
+    con.close()
+    path = Path(args.chroma or settings.chroma_path)
+    report = build_index(path, samples, store.list(status="verified"), progress=not args.quiet)
+    print(f"samples from {where}: {len(samples)} columns; seed queries: {seeded}")
+    print(f"index at {path}:")
+    print(report.summary())
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from schema_catalog.retrieval import retrieve
+
+    ctx = retrieve(args.question, args.team, args.k, Path(args.chroma) if args.chroma else None)
+    print(ctx.to_prompt())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m schema_catalog", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("check", help="check descriptions and that every metric/dimension runs")
+    p.add_argument("--warehouse", help="DuckDB file to check against (default: the replica)")
+    p.set_defaults(func=cmd_check)
+    p = sub.add_parser("index", help="build or update the per-team Chroma index")
+    p.add_argument("--warehouse", help="DuckDB file to read sample values from (default: the replica)")
+    p.add_argument("--chroma", help="index directory (default: CREDIT_CATALOG_CHROMA_PATH)")
+    p.add_argument("--verified", help="verified-queries DuckDB file (default: CREDIT_CATALOG_VERIFIED_PATH)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+    p = sub.add_parser("retrieve", help="print the retrieved context of a question")
+    p.add_argument("team")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--chroma", help="index directory")
+    p.set_defaults(func=cmd_retrieve)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
