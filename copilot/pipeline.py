@@ -9,12 +9,11 @@ reaches the engine unvalidated. Every try is recorded in ``Answer.attempts`` and
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import duckdb
 
 from copilot import guard
 from copilot.anchor import data_today
@@ -37,6 +36,7 @@ from copilot.semantic.planner import plan_question
 from copilot.semantic.view import TeamSemantics, semantics_for, team_semantics
 from copilot.settings import CopilotSettings, get_settings
 from guardrails.errors import GuardrailError
+from guardrails.executor import SafeExecutor
 from schema_catalog.teams import UnknownTeamError as CatalogUnknownTeam
 from schema_catalog.teams import team_scope
 
@@ -99,6 +99,9 @@ class Copilot:
         self._captioner = captioner
         self.retrieval_path = retrieval_path
         self.use_retrieval = use_retrieval
+        self._lock = threading.RLock()
+        self._exec: SafeExecutor | None = None
+        self._exec_stamp = 0
 
     # -- backends ------------------------------------------------------------------------------------------------
     def sql_writer(self) -> SqlWriter | None:
@@ -150,16 +153,31 @@ class Copilot:
             return self._finish(answer, timer, t0, "cannot_answer")
         if not self.replica.exists():
             raise BackendUnavailableError(f"no warehouse replica at {self.replica}; run `make run` first")
-        con = duckdb.connect(str(self.replica), read_only=True)
-        try:
-            return self._answer(answer, con, timer, t0, backend, previous, page)
-        finally:
-            con.close()
+        with self._lock:  # one hardened connection per Copilot, one question at a time on it
+            with timer.stage("connect"):
+                executor = self._executor()
+            return self._answer(answer, executor, timer, t0, backend, previous, page)
 
-    def _answer(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, t0: float, backend: str,
+    def _executor(self) -> SafeExecutor:
+        """The warm hardened connection, reopened when the replica file was replaced (a new snapshot)."""
+        stamp = self.replica.stat().st_mtime_ns
+        if self._exec is None or self._exec_stamp != stamp:
+            if self._exec is not None:
+                self._exec.close()
+            self._exec, self._exec_stamp = guard.open_executor(self.replica), stamp
+        return self._exec
+
+    def close(self) -> None:
+        """Close the replica connection."""
+        with self._lock:
+            if self._exec is not None:
+                self._exec.close()
+                self._exec = None
+
+    def _answer(self, answer: Answer, con: SafeExecutor, timer: _Timer, t0: float, backend: str,
                 previous: Answer | None, page: int) -> Answer:
         with timer.stage("anchor"):
-            today = data_today(con, self.replica)
+            today = data_today(con.con, self.replica)
         answer.anchor_date = today
         with timer.stage("retrieval"):
             sem, context = self._retrieve(answer, con)
@@ -186,7 +204,7 @@ class Copilot:
             answer.caption = self._caption(answer, sem)
         return self._finish(answer, timer, t0, "answered")
 
-    def _retrieve(self, answer: Answer, con: duckdb.DuckDBPyConnection) -> tuple[TeamSemantics, str]:
+    def _retrieve(self, answer: Answer, con: SafeExecutor) -> tuple[TeamSemantics, str]:
         """Retrieval context (and the catalog slice it used); without an index, the catalog slice alone."""
         if self.use_retrieval:
             try:
@@ -204,10 +222,10 @@ class Copilot:
                 return semantics_for(ctx.catalog), ctx.to_prompt()
             except Exception as err:
                 answer.retrieved = {"unavailable": f"{type(err).__name__}: {err}"}
-        sem = team_semantics(answer.team, str(self.replica))
+        sem = team_semantics(answer.team, str(self.replica), con.con)
         return sem, _catalog_prompt(sem)
 
-    def _try_plan(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, sem: TeamSemantics,
+    def _try_plan(self, answer: Answer, con: SafeExecutor, timer: _Timer, sem: TeamSemantics,
                   today, previous: Answer | None, page: int, *, planner: bool) -> bool:
         name = "semantic" if planner else "local"
         t = time.perf_counter()
@@ -262,7 +280,7 @@ class Copilot:
                 answer.explanation += " (plan filled by a small local model: check it.)"
         return ok
 
-    def _try_sql(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, context: str,
+    def _try_sql(self, answer: Answer, con: SafeExecutor, timer: _Timer, context: str,
                  previous: Answer | None, page: int) -> bool:
         prior: list[PriorAttempt] = []
         for _ in range(self.settings.max_repairs + 1):
@@ -297,12 +315,12 @@ class Copilot:
             prior.append(PriorAttempt(sql=out.sql, error=answer.attempts[-1].error or {}))
         return False
 
-    def _run(self, answer: Answer, con: duckdb.DuckDBPyConnection, timer: _Timer, sql: str, backend: str,
+    def _run(self, answer: Answer, con: SafeExecutor, timer: _Timer, sql: str, backend: str,
              page: int, *, plan: SemanticPlan | None = None, confidence: float, t: float) -> bool:
         """Validate and execute one candidate; record the attempt; fill the answer on success."""
         try:
             with timer.stage("validation"):
-                vq = guard.validate_sql(sql, answer.team, con)
+                vq = guard.validate_sql(sql, answer.team)
         except GuardrailError as err:
             answer.attempts.append(Attempt(backend=backend, outcome="rejected", sql=sql, plan=plan,
                                            confidence=confidence, error=err.to_dict(), ms=_ms(t)))
@@ -310,11 +328,13 @@ class Copilot:
             return False
         try:
             with timer.stage("execution"):
-                result = guard.execute_page(vq, con, page, self.settings.page_size)
-        except guard.EngineError as err:
-            answer.attempts.append(Attempt(backend=backend, outcome="engine_error", sql=vq.sql, plan=plan,
-                                           confidence=confidence, error=err.to_dict(), ms=_ms(t)))
-            answer.reason = f"the query failed: {err}"
+                result = guard.execute_page(con, vq, page)
+        except GuardrailError as err:
+            engine = isinstance(err, guard.ENGINE_ERRORS)
+            answer.attempts.append(Attempt(backend=backend, outcome="engine_error" if engine else "rejected",
+                                           sql=vq.sql, plan=plan, confidence=confidence, error=err.to_dict(),
+                                           ms=_ms(t)))
+            answer.reason = f"the query {'failed' if engine else 'was refused'}: {err}"
             return False
         answer.attempts.append(Attempt(backend=backend, outcome="ok", sql=vq.sql, plan=plan, confidence=confidence,
                                        ms=_ms(t)))

@@ -71,9 +71,6 @@ class CopilotSettings(BaseSettings):
     """Anchor for relative dates ("yesterday", "last 7 days"). Unset = the latest ``decided_at`` in the replica,
     because the world is simulated and its calendar does not follow the wall clock."""
 
-    page_size: int = Field(10_000, ge=1, le=10_000)
-    """Rows per result page returned to callers."""
-
     max_question_chars: int = 2_000
     """Longer questions are rejected with ``question_too_long``."""
 

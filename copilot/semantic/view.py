@@ -12,6 +12,8 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import duckdb
+
 from schema_catalog.catalog import Catalog, JoinStep, NoJoinPathError, build_catalog, extract_samples
 from schema_catalog.semantic import Dimension, Metric
 from schema_catalog.teams import TeamScope
@@ -81,17 +83,11 @@ _full: dict[str, Catalog] = {}
 _teams: dict[tuple[str, str], TeamSemantics] = {}
 
 
-def _full_catalog(replica: str | None) -> Catalog:
-    """The full catalog with sample values read once from the replica (no replica: the contract's values only)."""
+def _full_catalog(replica: str | None, con: duckdb.DuckDBPyConnection | None) -> Catalog:
+    """The full catalog with sample values read once through ``con`` (none: the contract's values only)."""
     key = replica or ""
     if key not in _full:
-        samples = None
-        if replica:
-            from warehouse.db import reader
-
-            with reader(replica) as con:
-                samples = extract_samples(con)
-        _full[key] = build_catalog(samples)
+        _full[key] = build_catalog(extract_samples(con) if con is not None else None)
     return _full[key]
 
 
@@ -104,12 +100,13 @@ def semantics_for(catalog: Catalog) -> TeamSemantics:
         return _teams[key]
 
 
-def team_semantics(team: str, replica: str | None = None) -> TeamSemantics:
+def team_semantics(team: str, replica: str | None = None,
+                   con: duckdb.DuckDBPyConnection | None = None) -> TeamSemantics:
     """The team's catalog slice (cached per team and replica file); unknown teams raise the catalog's error."""
     with _lock:
         key = (team, replica or "")
         if key not in _teams:
-            _teams[key] = TeamSemantics(_full_catalog(replica).for_team(team))
+            _teams[key] = TeamSemantics(_full_catalog(replica, con).for_team(team))
         return _teams[key]
 
 
