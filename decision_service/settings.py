@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(default=86_400, ge=60)
     """How long an Idempotency-Key is remembered (its original decision is replayed during this window)."""
 
+    access_log: bool = True
+    """One JSON log line per request (with request_id, status and duration)."""
+
     redis_url: str | None = None
     """Redis for shared rate limits, bureau cache and idempotency; None = the in-process embedded defaults."""
 

@@ -1,0 +1,75 @@
+"""App factory of the decision API: ``create_app()``; uvicorn runs ``decision_service.api.main:app``.
+
+The lifespan builds the :class:`ServiceContainer` (models, policies, bureau client, outbox ...) before the first
+request and, on shutdown, after uvicorn has drained in-flight requests, flushes and closes the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from decision_service.api.errors import install_handlers
+from decision_service.api.middleware import RequestContextMiddleware
+from decision_service.api.routes import decisions, health, prefetch
+from decision_service.observability import configure_logging
+from decision_service.schemas import DecisionRequest
+from decision_service.services.container import ServiceContainer
+from decision_service.settings import Settings, get_settings
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """Default OpenAPI plus the DecisionRequest schema (the route parses the raw body itself, for idempotency)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    req = DecisionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    comps.update(req.pop("$defs", {}))
+    comps["DecisionRequest"] = req
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from warehouse.settings import get_settings as warehouse_settings
+
+        container = ServiceContainer(settings, replica_path=warehouse_settings().replica_path)
+        await container.start()
+        app.state.container = container
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="Credit decision API",
+        version="1.0",
+        description=(
+            "Real-time credit decisions for partner channels: every eligible lender in parallel, under 3 seconds, "
+            "every decision logged durably. Errors share one shape: "
+            '`{"error": {"status", "code", "message", "field", "request_id"}}`.'
+        ),
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.include_router(decisions.router)
+    app.include_router(prefetch.router)
+    app.include_router(health.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory decision_service.api.main:app_factory``."""
+    return create_app()

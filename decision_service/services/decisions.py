@@ -1,0 +1,318 @@
+"""Decision execution: every lender eligible for the partner, in parallel, each within its own time budget.
+
+For one application: the bureau report (cache or live, bounded by the bureau budget) and the applicant's history are
+fetched concurrently; the features are built once; then every eligible lender is scored by its champion model and
+its policy in a worker thread behind ``model_timeout_s``. A lender whose model times out, fails or is missing is
+decided by the conservative rule-based fallback instead (``fallback_used``), and when the bureau is unavailable every
+lender uses the fallback (``feature_source = 'fallback'``), so a partner always gets an answer in time.
+
+Reason codes (TreeSHAP, the costly part) are computed only for lenders that refer or decline: approvals owe none.
+The outcome is written to the outbox (fsync'd) before the caller answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from decision_service.bureau.client import BureauResult, BureauService
+from decision_service.features import FEATURE_NAMES, to_matrix
+from decision_service.observability import DECISIONS, FALLBACKS, FEATURE_SOURCE, LENDER_SECONDS, STAGE_SECONDS
+from decision_service.schemas import DecisionRequest
+from decision_service.services.assembly import (
+    ApplicantDirectory,
+    ApplicantInfo,
+    assemble_features,
+    now_ist,
+    provenance,
+)
+
+log = logging.getLogger(__name__)
+
+FALLBACK_MODEL_ID = "fallback-rules"
+FALLBACK_MODEL_VERSION = "fallback-1"
+MAX_REASONS = 4
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    """Lender names and which lenders each partner may route to (loaded once at start-up)."""
+
+    lender_names: dict[str, str]
+    partner_lenders: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def load(cls, replica: Path | None) -> Marketplace:
+        """From the warehouse replica when there is one, else from the world's marketplace definition."""
+        if replica is not None and replica.exists():
+            import duckdb
+
+            con = duckdb.connect(str(replica), read_only=True)
+            try:
+                names = dict(con.execute("SELECT lender_id, name FROM lenders WHERE active").fetchall())
+                pl: dict[str, list[str]] = {}
+                for p, lender in con.execute(
+                    "SELECT partner_id, lender_id FROM partner_lenders ORDER BY partner_id, lender_id"
+                ).fetchall():
+                    if lender in names:
+                        pl.setdefault(p, []).append(lender)
+            finally:
+                con.close()
+            if names and pl:
+                return cls(names, {p: tuple(v) for p, v in pl.items()})
+        from warehouse.world.entities import LENDERS, PARTNER_LENDERS
+
+        names = {lender.lender_id: lender.name for lender in LENDERS if lender.active}
+        return cls(names, {p: tuple(lid for lid in ls if lid in names) for p, ls in PARTNER_LENDERS.items()})
+
+
+@dataclass
+class LenderOutcome:
+    lender_id: str
+    decision: str
+    score: float
+    offered_amount: float | None
+    offered_apr: float | None
+    offered_tenure_months: int | None
+    emi: float | None
+    reason_codes: list[str]
+    model_id: str
+    model_version: str | None
+    policy_version: str | None
+    fallback_used: bool
+    latency_ms: float = 0.0
+    decision_id: str = field(default_factory=lambda: "D" + uuid.uuid4().hex[:23])
+
+
+def _num(x: Any) -> float | None:
+    v = float(x)
+    return None if math.isnan(v) else v
+
+
+def _outcome(lender_id: str, pd: np.ndarray, res: Any, reasons: list[str], model_id: str, model_version: str | None,
+             policy_version: str | None, fallback: bool) -> LenderOutcome:
+    seen: list[str] = []
+    for code in reasons:
+        if code not in seen:
+            seen.append(code)
+    tenure = _num(res.offered_tenure_months[0])
+    approve = res.decision[0] == "approve"
+    return LenderOutcome(
+        lender_id=lender_id, decision=str(res.decision[0]), score=float(pd[0]),
+        offered_amount=_num(res.offered_amount[0]) if approve else None,
+        offered_apr=_num(res.offered_apr[0]) if approve else None,
+        offered_tenure_months=int(tenure) if approve and tenure is not None else None,
+        emi=_num(res.emi[0]) if approve else None,
+        reason_codes=[] if approve else seen[:MAX_REASONS],
+        model_id=model_id, model_version=model_version, policy_version=policy_version, fallback_used=fallback,
+    )
+
+
+class DecisionEngine:
+    """Scores one application for a set of lenders, in parallel, with per-lender timeouts and fallback."""
+
+    def __init__(self, registry: Any, policies: dict[str, Any], executor: Executor, model_timeout_s: float) -> None:
+        self.registry = registry
+        self.policies = policies
+        self.executor = executor
+        self.model_timeout_s = model_timeout_s
+        try:
+            from decision_service.registry import NoChampionError, UnknownModelError
+
+            self._unavailable: tuple[type[Exception], ...] = (NoChampionError, UnknownModelError)
+        except ImportError:
+            self._unavailable = (LookupError,)
+
+    def score_sync(self, lender_id: str, features: dict[str, np.ndarray]) -> LenderOutcome:
+        """Model + policy (+ reasons when owed) for one lender; runs in a worker thread."""
+        model = self.registry.champion(lender_id)
+        policy = self.policies[lender_id]
+        X = to_matrix(features, model.feature_names)
+        pd = model.predict_pd(X)
+        res = policy.decide(pd, features, model.thresholds)
+        reasons = list(res.rule_reasons[0])
+        if res.decision[0] != "approve":
+            reasons += list(model.reason_codes(X, k=MAX_REASONS)[0])
+        return _outcome(lender_id, pd, res, reasons, str(model.model_id), str(model.version), policy.version, False)
+
+    def fallback_sync(self, lender_id: str, features: dict[str, np.ndarray], why: str) -> LenderOutcome:
+        """The conservative rule-based answer for one lender (cheap: runs inline)."""
+        FALLBACKS.labels(lender_id, why).inc()
+        policy = self.policies.get(lender_id)
+        if policy is None:
+            return LenderOutcome(lender_id, "refer", float("nan"), None, None, None, None,
+                                 ["FALLBACK_DECISION", "FALLBACK_MANUAL_REVIEW"], FALLBACK_MODEL_ID,
+                                 FALLBACK_MODEL_VERSION, None, True)
+        from decision_service.fallback import fallback_decide
+
+        pd, res = fallback_decide(features, policy)
+        return _outcome(lender_id, pd, res, list(res.rule_reasons[0]), FALLBACK_MODEL_ID, FALLBACK_MODEL_VERSION,
+                        policy.version, True)
+
+    async def _one(self, lender_id: str, features: dict[str, np.ndarray], bureau_ok: bool) -> LenderOutcome:
+        t0 = time.perf_counter()
+        if not bureau_ok:
+            out = self.fallback_sync(lender_id, features, "bureau_unavailable")
+        elif self.registry is None or lender_id not in self.policies:
+            out = self.fallback_sync(lender_id, features, "model_unavailable")
+        else:
+            loop = asyncio.get_running_loop()
+            try:
+                out = await asyncio.wait_for(
+                    loop.run_in_executor(self.executor, self.score_sync, lender_id, features), self.model_timeout_s)
+            except TimeoutError:
+                out = self.fallback_sync(lender_id, features, "timeout")
+            except self._unavailable as exc:  # no champion deployed for this lender: expected, not a crash
+                log.warning("no model for lender; fallback decides", extra={"lender_id": lender_id, "error": str(exc)})
+                out = self.fallback_sync(lender_id, features, "model_unavailable")
+            except Exception:
+                log.exception("model failed; fallback decides", extra={"lender_id": lender_id})
+                out = self.fallback_sync(lender_id, features, "error")
+        elapsed = time.perf_counter() - t0
+        out.latency_ms = round(elapsed * 1000, 3)
+        LENDER_SECONDS.labels(lender_id).observe(elapsed)
+        DECISIONS.labels(lender_id, out.decision).inc()
+        return out
+
+    async def decide(self, lenders: tuple[str, ...], features: dict[str, np.ndarray],
+                     bureau_ok: bool) -> list[LenderOutcome]:
+        return list(await asyncio.gather(*(self._one(lid, features, bureau_ok) for lid in lenders)))
+
+
+def _features_row(features: dict[str, np.ndarray]) -> dict[str, float | None]:
+    return {k: _num(features[k][0]) for k in FEATURE_NAMES}
+
+
+class DecisionOrchestrator:
+    """One request end to end: bureau + history, features, lenders, outbox record, response body."""
+
+    def __init__(self, bureau: BureauService, directory: ApplicantDirectory, engine: DecisionEngine,
+                 marketplace: Marketplace, outbox: Any, lookup_timeout_s: float = 0.25) -> None:
+        self.bureau = bureau
+        self.directory = directory
+        self.engine = engine
+        self.marketplace = marketplace
+        self.outbox = outbox
+        self.lookup_timeout_s = lookup_timeout_s
+
+    async def _applicant(self, pan: str, received_at: Any) -> ApplicantInfo:
+        hit = self.directory.cached(pan)
+        if hit is not None:
+            return hit
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(self.directory.lookup, pan, received_at),
+                                          self.lookup_timeout_s)
+        except TimeoutError:
+            from decision_service.features import empty_history
+            from decision_service.services.assembly import derived_applicant_id
+
+            return ApplicantInfo(derived_applicant_id(pan), empty_history(1), "none")
+
+    async def decide(self, req: DecisionRequest, partner_id: str, request_id: str, started: float,
+                     idempotency: dict[str, Any] | None) -> dict[str, Any]:
+        """Decide, log durably, and return the response body (a plain dict, JSON-ready)."""
+        timings: dict[str, float] = {}
+        received_at = now_ist()
+        pan = req.applicant.pan
+
+        t = time.perf_counter()
+        bureau, applicant = await asyncio.gather(self.bureau.get(pan), self._applicant(pan, received_at))
+        timings["bureau"] = (time.perf_counter() - t) * 1000
+        FEATURE_SOURCE.labels(bureau.source).inc()
+
+        t = time.perf_counter()
+        features = assemble_features(req, bureau, applicant, received_at)
+        timings["features"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        lenders = self.marketplace.partner_lenders.get(partner_id, ())
+        outcomes = await self.engine.decide(lenders, features, bureau.report is not None)
+        timings["scoring"] = (time.perf_counter() - t) * 1000
+
+        application_id = "RA" + uuid.uuid4().hex[:22]
+        decided_at = now_ist()
+        total_ms = (time.perf_counter() - started) * 1000
+        response = self._response(request_id, application_id, applicant.applicant_id, partner_id, decided_at,
+                                  bureau, applicant, outcomes, timings)
+        record = self._record(req, partner_id, request_id, application_id, applicant, bureau, received_at,
+                              decided_at, outcomes, features, total_ms, response, idempotency)
+        t = time.perf_counter()
+        await self.outbox.append(record)
+        timings["log"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        response["timings_ms"] = {k: round(v, 3) for k, v in timings.items()}
+        for stage, ms in timings.items():
+            STAGE_SECONDS.labels(stage).observe(ms / 1000)
+        return response
+
+    def _response(self, request_id: str, application_id: str, applicant_id: str, partner_id: str, decided_at: Any,
+                  bureau: BureauResult, applicant: ApplicantInfo, outcomes: list[LenderOutcome],
+                  timings: dict[str, float]) -> dict[str, Any]:
+        names = self.marketplace.lender_names
+        offers, not_matched = [], []
+        for o in outcomes:
+            common = {"lender_id": o.lender_id, "lender_name": names.get(o.lender_id, o.lender_id),
+                      "decision_id": o.decision_id, "score": round(o.score, 6) if not math.isnan(o.score) else None,
+                      "fallback_used": o.fallback_used}
+            if o.decision == "approve":
+                offers.append({**common, "offered_amount": o.offered_amount,
+                               "offered_tenure_months": o.offered_tenure_months, "offered_apr": o.offered_apr,
+                               "emi": o.emi, "model_version": o.model_version, "policy_version": o.policy_version})
+            else:
+                not_matched.append({**common, "decision": o.decision, "reason_codes": o.reason_codes})
+        return {
+            "request_id": request_id, "application_id": application_id, "applicant_id": applicant_id,
+            "partner_id": partner_id, "decided_at": decided_at.isoformat(), "feature_source": bureau.source,
+            "provenance": provenance(bureau, applicant), "offers": offers, "not_matched": not_matched,
+            "timings_ms": timings, "replayed": False,
+        }
+
+    def _record(self, req: DecisionRequest, partner_id: str, request_id: str, application_id: str,
+                applicant: ApplicantInfo, bureau: BureauResult, received_at: Any, decided_at: Any,
+                outcomes: list[LenderOutcome], features: dict[str, np.ndarray], total_ms: float,
+                response: dict[str, Any], idempotency: dict[str, Any] | None) -> dict[str, Any]:
+        a, p = req.application, req.applicant
+        applicant_row = {
+            "applicant_id": applicant.applicant_id, "full_name": p.full_name, "pan": p.pan, "phone": p.phone,
+            "email": p.email, "date_of_birth": p.date_of_birth.isoformat(), "gender": p.gender, "city": p.city,
+            "state": p.state, "pincode": p.pincode,
+        }
+        application_row = {
+            "application_id": application_id, "applicant_id": applicant.applicant_id, "partner_id": partner_id,
+            "received_at": received_at.isoformat(), "requested_amount": a.requested_amount,
+            "requested_tenure_months": a.requested_tenure_months, "purpose": a.purpose,
+            "employment_type": a.employment_type, "monthly_income": a.monthly_income,
+            "employer_tenure_months": a.employer_tenure_months, "existing_emi": a.existing_emi,
+        }
+        report_row = None
+        if bureau.report is not None and bureau.source == "live":
+            r = bureau.report
+            report_row = {k: r.get(k) for k in (
+                "report_id", "pulled_at", "bureau_score", "dpd30_count_12m", "dpd90_count_12m", "enquiries_90d",
+                "utilisation_pct", "oldest_account_age_months", "secured_accounts", "unsecured_accounts",
+                "total_outstanding", "thin_file", "report_format_version")}
+            report_row.update(applicant_id=applicant.applicant_id, application_id=application_id)
+        feats = _features_row(features)
+        rows = [{
+            "decision_id": o.decision_id, "application_id": application_id, "partner_id": partner_id,
+            "lender_id": o.lender_id, "request_id": request_id, "decided_at": decided_at.isoformat(),
+            "decision": o.decision, "score": None if math.isnan(o.score) else o.score, "model_id": o.model_id,
+            "model_version": o.model_version, "policy_version": o.policy_version, "reason_codes": o.reason_codes,
+            "offered_amount": o.offered_amount, "offered_apr": o.offered_apr,
+            "offered_tenure_months": o.offered_tenure_months, "emi": o.emi, "fallback_used": o.fallback_used,
+            "feature_source": bureau.source, "latency_ms": round(total_ms, 3), "features": feats,
+        } for o in outcomes]
+        return {
+            "v": 1, "request_id": request_id, "partner_id": partner_id, "applicant": applicant_row,
+            "application": application_row, "bureau_report": report_row, "decisions": rows,
+            "idempotency": idempotency, "response": response,
+        }
