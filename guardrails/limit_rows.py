@@ -32,6 +32,9 @@ def limit_rows(expression: exp.Expr, max_rows: int = 10_000) -> exp.Expr:
     limit = expression.args.get("limit")
     if isinstance(limit, exp.Fetch):
         raise LimitError("FETCH FIRST is not supported", obj="FETCH", node=limit, hint="Use LIMIT n instead.")
+    options = limit.args.get("limit_options") if limit is not None else None
+    if options is not None and options.args.get("percent"):
+        raise LimitError("LIMIT ... PERCENT is not allowed", obj="LIMIT", node=limit, hint="Use LIMIT n rows.")
     current = _literal_int(limit, "LIMIT")
     _literal_int(expression.args.get("offset"), "OFFSET")
     if current is None or current > max_rows:

@@ -35,6 +35,14 @@ def qualify_and_check_columns(expression: exp.Expr, scope: Scope, dialect: str =
         )
     except (OptimizeError, SqlglotError) as err:
         _raise_from_qualify(err, scope)
+    row = qualified.find(exp.TableColumn)
+    if row is not None:
+        raise UnknownColumnError(
+            f"Reading the whole row of {row.name!r} as one value is not allowed",
+            obj=row.name,
+            node=row,
+            hint="List the columns you need (or use *).",
+        )
     seen: set[int] = set()
     for sql_scope in traverse_scope(qualified):
         for column in find_all_in_scope(sql_scope.expression, exp.Column):

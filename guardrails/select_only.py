@@ -40,4 +40,8 @@ def select_only(expression: exp.Expr) -> exp.Expr:
             raise ForbiddenStatementError(
                 f"{kind} is not allowed inside a query", obj=kind, node=node, hint=_HINT
             )
+        if isinstance(node, exp.Select) and not node.expressions:
+            raise ForbiddenStatementError(
+                "SELECT without any output column", obj="SELECT", node=node, hint="List the columns to return."
+            )
     return expression
