@@ -76,6 +76,8 @@ class FittedModel:
     n_fit: int
     n_calibration: int
     best_iteration: int
+    calibration_index: np.ndarray
+    """Rows of the training input held out for calibration: the honest in-time validation set."""
 
     def raw_score(self, X: np.ndarray) -> np.ndarray:
         return self.booster.predict(X, raw_score=True)
@@ -152,7 +154,7 @@ def fit_model(
     lr.fit(margin.reshape(-1, 1), yc)
     calibrator = {"method": "platt", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
     shap_reference = float(booster.predict(X[:1], pred_contrib=True)[0, -1])
-    return FittedModel(booster, calibrator, tuple(names), shap_reference, params, len(yf), len(yc), best)
+    return FittedModel(booster, calibrator, tuple(names), shap_reference, params, len(yf), len(yc), best, np.sort(cal))
 
 
 def choose_thresholds(
@@ -183,7 +185,9 @@ def choose_thresholds(
         return float((pool[k - 1] + pool[k]) / 2.0)
 
     approve_below = cut(approve_rate * n)
-    refer_below = max(approve_below, cut((approve_rate + refer_rate) * n))
+    # The refer band is refer_rate of the rows the rules leave to the model (without rules: of all rows), so hard
+    # rules that decline half the traffic cannot stretch the refer band up to the riskiest scores.
+    refer_below = max(approve_below, cut(approve_rate * n + refer_rate * pool.size))
     return Thresholds(approve_below, refer_below)
 
 
