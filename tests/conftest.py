@@ -80,3 +80,55 @@ def small_world_env(small_world: World, monkeypatch: pytest.MonkeyPatch) -> Iter
 def writable_world_env(writable_world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """``writable_world`` with the warehouse settings pointing at the private copy."""
     yield from _point_settings_at(writable_world, monkeypatch)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RedisServer:
+    """A real ``redis-server`` process started for the session; tests may ``stop()`` it (and ``start()`` again)."""
+
+    url: str
+    port: int
+    workdir: Path
+    proc: object = None
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                if redis.Redis(port=self.port, socket_timeout=0.2).ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:  # type: ignore[attr-defined]
+            self.proc.terminate()  # type: ignore[attr-defined]
+            self.proc.wait(10)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real Redis (Debian's redis-server, no persistence) on a free port for the whole session."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server binary not found: install Debian's redis-server (make system-deps)")
+    port = _free_port()
+    server = RedisServer(f"redis://127.0.0.1:{port}/0", port, tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,140 @@
+"""``python -m decision_service serve``: the bureau simulator, the decision-log loader and the API as child processes.
+
+Each piece is its own process because that is how they fail independently in production (the bureau is remote, the
+loader is the warehouse's only writer). Shutdown order matters: the API first (uvicorn stops accepting, drains
+in-flight requests and flushes the outbox), then the loader (loads the last records, publishes the replica), then
+the simulator. A fresh development API key per partner is issued on every start and printed, never stored in clear.
+
+The lead's run command can call :func:`start_services` and later ``Services.stop()`` to run this alongside the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from decision_service.services.auth import issue_dev_keys
+from decision_service.services.decisions import Marketplace
+from decision_service.settings import get_settings
+
+
+@dataclass
+class Services:
+    """Handles of the child processes plus what a user needs to call them."""
+
+    api_url: str
+    bureau_url: str
+    dev_keys: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def alive(self) -> dict[str, bool]:
+        return {name: p.poll() is None for name, p in self.procs.items()}
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop API, then loader, then simulator, each with SIGTERM and a deadline (SIGKILL after it)."""
+        for name in ("api", "loader", "bureau"):
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with code {proc.returncode} before becoming healthy")
+        try:
+            if httpx.get(url, timeout=0.5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not healthy after {timeout_s:.0f} s")
+
+
+def start_services(*, host: str = "127.0.0.1", api_port: int = 8700, bureau_port: int = 8701,
+                   loader: bool = True, bureau: bool = True, env: dict[str, str] | None = None,
+                   log_dir: Path | None = None) -> Services:
+    """Start the children and wait until they answer; returns the handles, URLs and dev keys."""
+    from warehouse.settings import get_settings as warehouse_settings
+
+    settings = get_settings()
+    replica = warehouse_settings().replica_path
+    bureau_url = f"http://{host}:{bureau_port}" if bureau else settings.bureau_url
+    child_env = {**os.environ, **(env or {}), "CREDIT_DECISION_BUREAU_URL": bureau_url}
+    keys = issue_dev_keys(settings.api_keys_path, sorted(Marketplace.load(replica).partner_lenders))
+    services = Services(f"http://{host}:{api_port}", bureau_url, keys)
+
+    def spawn(name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        out = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115 - lives as long as the child
+        proc = subprocess.Popen([sys.executable, *args], env=child_env, stdout=out, stderr=out)
+        services.procs[name] = proc
+        return proc
+
+    if log_dir:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        if bureau:
+            sim = spawn("bureau", ["-m", "decision_service.bureau.simulator", "--host", host, "--port",
+                                   str(bureau_port), "--replica", str(replica)])
+            _wait_healthy(f"{bureau_url}/healthz", sim, 30)
+        if loader:
+            spawn("loader", ["-m", "decision_service.decision_log.loader"])
+        api = spawn("api", ["-m", "uvicorn", "--factory", "decision_service.api.main:app_factory", "--host", host,
+                            "--port", str(api_port), "--loop", "uvloop", "--http", "httptools",
+                            "--timeout-graceful-shutdown", "10", "--no-access-log"])
+        _wait_healthy(f"{services.api_url}/healthz", api, 60)
+    except Exception:
+        services.stop()
+        raise
+    return services
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m decision_service serve",
+                                     description="Start the bureau simulator, the decision-log loader and the API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8700, help="API port")
+    parser.add_argument("--bureau-port", type=int, default=8701)
+    parser.add_argument("--no-loader", action="store_true", help="do not start the loader (another writer runs)")
+    parser.add_argument("--no-bureau", action="store_true", help="use CREDIT_DECISION_BUREAU_URL instead")
+    args = parser.parse_args(argv)
+    services = start_services(host=args.host, api_port=args.port, bureau_port=args.bureau_port,
+                              loader=not args.no_loader, bureau=not args.no_bureau)
+    print(f"decision API     {services.api_url}  (docs: {services.api_url}/docs, metrics: {services.api_url}/metrics)")
+    print(f"bureau simulator {services.bureau_url}")
+    print("development API keys (send as X-API-Key; new ones on every start):")
+    for partner, key in services.dev_keys.items():
+        print(f"  {partner}: {key}")
+    sys.stdout.flush()
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    try:
+        while not stop["now"]:
+            dead = [name for name, ok in services.alive().items() if not ok]
+            if dead:
+                print(f"child process(es) exited: {', '.join(dead)}; shutting down", file=sys.stderr)
+                break
+            time.sleep(0.5)
+    finally:
+        services.stop()
+    print("decision service stopped")
+
+
+if __name__ == "__main__":
+    main()
