@@ -32,11 +32,11 @@ _HOURS = np.arange(24)
 _EVENING = np.exp(-0.5 * ((_HOURS - 21) / 2.2) ** 2)
 _NOON = np.exp(-0.5 * ((_HOURS - 13) / 2.5) ** 2)
 _OFFICE = ((_HOURS >= 10) & (_HOURS <= 16)).astype(float) + 0.15 * np.isin(_HOURS, [9, 17])
-_NIGHT_FLOOR = 0.04 * ((_HOURS >= 0) & (_HOURS <= 6))
+_NIGHT_FLOOR = 0.01 * ((_HOURS >= 0) & (_HOURS <= 6))
 HOUR_PROFILE: dict[str, np.ndarray] = {
-    "app": 0.05 + _NIGHT_FLOOR + 0.8 * _NOON + 1.0 * _EVENING,
-    "web": 0.05 + _NIGHT_FLOOR + 1.0 * _NOON + 0.7 * _EVENING,
-    "aggregator": 0.05 + _NIGHT_FLOOR + 0.9 * _NOON + 0.9 * _EVENING,
+    "app": 0.015 + _NIGHT_FLOOR + 0.8 * _NOON + 1.0 * _EVENING,
+    "web": 0.015 + _NIGHT_FLOOR + 1.0 * _NOON + 0.7 * _EVENING,
+    "aggregator": 0.015 + _NIGHT_FLOOR + 0.9 * _NOON + 0.9 * _EVENING,
     "dsa": 0.01 + 1.0 * ((_HOURS >= 9) & (_HOURS <= 19)) * (0.6 + _NOON),
     "bank_branch": 0.002 + _OFFICE * (0.7 + 0.5 * _NOON),
 }

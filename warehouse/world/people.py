@@ -84,7 +84,7 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
 
 def make_pan(index: np.ndarray, surname_initial: np.ndarray, rng: np.random.Generator) -> pa.Array:
     """PAN ``AAAPS9999C``: three letters, 'P' (individual), surname initial, a four-digit serial, a check letter."""
-    code = _affine(index, _PAN_SPACE, 1_000_003, 7_919)
+    code = _affine(index, _PAN_SPACE, 2_654_435_761, 91_234_567)
     serial = code % 9999 + 1
     letters = code // 9999
     out = np.empty((len(index), 10), dtype=np.uint8)
@@ -100,7 +100,7 @@ def make_pan(index: np.ndarray, surname_initial: np.ndarray, rng: np.random.Gene
 
 def make_phone(index: np.ndarray) -> pa.Array:
     """Indian mobile numbers ``+91`` followed by ten digits starting with 6, 7, 8 or 9."""
-    number = _affine(index, _PHONE_SPACE, 1_234_567_891, 987_654_321) + 6 * 10**9
+    number = _affine(index, _PHONE_SPACE, 2_654_435_761, 1_357_913_579) + 6 * 10**9
     out = np.empty((len(index), 13), dtype=np.uint8)
     out[:, 0:3] = np.frombuffer(b"+91", dtype=np.uint8)
     out[:, 3:] = _digits(number, 10)

@@ -12,7 +12,7 @@ import numpy as np
 
 NOMINAL_APR = 0.18
 """APR used to turn the requested loan into an EMI for the affordability terms of the truth."""
-INTERCEPT = -3.05
+INTERCEPT = -2.75
 
 
 def emi(amount: np.ndarray, months: np.ndarray, apr: float | np.ndarray = NOMINAL_APR) -> np.ndarray:
@@ -38,14 +38,14 @@ def true_pd(cols: dict[str, np.ndarray]) -> np.ndarray:
     util = np.nan_to_num(cols["utilisation_pct"], nan=45.0) / 100
     logit = (
         INTERCEPT
-        - 0.95 * cols["z"]
-        + 0.28 * cols["dpd30_count_12m"]
-        + 0.55 * cols["dpd90_count_12m"]
+        - 0.58 * cols["z"]
+        + 0.20 * cols["dpd30_count_12m"]
+        + 0.40 * cols["dpd90_count_12m"]
         + 0.07 * np.minimum(cols["enquiries_90d"], 15)
         + 0.65 * np.minimum(util, 1.3)
         + 0.30 * cols["thin_file"]
         + 0.80 * (np.minimum(lti, 3.0) - 0.4)
-        + 1.60 * (np.minimum(eti, 1.5) - 0.35)
+        + 1.30 * (np.minimum(eti, 1.5) - 0.35)
         + 0.55 * cols["self_employed"] * np.maximum(lti - 0.4, 0)
         + 0.35 * (cols["employer_tenure_months"] < 12)
         + 0.80 * cols["hist_defaulted"]
