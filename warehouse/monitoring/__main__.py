@@ -1,0 +1,5 @@
+import sys
+
+from warehouse.monitoring.cli import main
+
+sys.exit(main())
