@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
     "train": "decision_service.training.cli",
+    "serve": "decision_service.services.launcher",
     "gate": "decision_service.training.deploy_cli:gate",
     "promote": "decision_service.training.deploy_cli:promote",
     "rollback": "decision_service.training.deploy_cli:rollback",

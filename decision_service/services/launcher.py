@@ -98,43 +98,65 @@ def start_services(*, host: str = "127.0.0.1", api_port: int = 8700, bureau_port
                             "--port", str(api_port), "--loop", "uvloop", "--http", "httptools",
                             "--timeout-graceful-shutdown", "10", "--no-access-log"])
         _wait_healthy(f"{services.api_url}/healthz", api, 60)
-    except Exception:
+    except BaseException:
         services.stop()
         raise
     return services
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m decision_service serve",
-                                     description="Start the bureau simulator, the decision-log loader and the API.")
+HELP = "Start the bureau simulator, the decision-log loader and the decision API (prints URLs and dev API keys)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700, help="API port")
     parser.add_argument("--bureau-port", type=int, default=8701)
     parser.add_argument("--no-loader", action="store_true", help="do not start the loader (another writer runs)")
     parser.add_argument("--no-bureau", action="store_true", help="use CREDIT_DECISION_BUREAU_URL instead")
-    args = parser.parse_args(argv)
-    services = start_services(host=args.host, api_port=args.port, bureau_port=args.bureau_port,
-                              loader=not args.no_loader, bureau=not args.no_bureau)
-    print(f"decision API     {services.api_url}  (docs: {services.api_url}/docs, metrics: {services.api_url}/metrics)")
-    print(f"bureau simulator {services.bureau_url}")
-    print("development API keys (send as X-API-Key; new ones on every start):")
-    for partner, key in services.dev_keys.items():
-        print(f"  {partner}: {key}")
-    sys.stdout.flush()
-    stop = {"now": False}
-    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+
+
+class _StopRequested(Exception):
+    """Raised from the SIGTERM/SIGINT handler so start-up and the wait loop both unwind through cleanup."""
+
+
+def _raise_stop(*_: object) -> None:
+    raise _StopRequested
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run until SIGINT/SIGTERM or until a child dies; then stop the children in order."""
+    signal.signal(signal.SIGTERM, _raise_stop)  # installed first: a stop during start-up must not orphan children
+    signal.signal(signal.SIGINT, _raise_stop)
     try:
-        while not stop["now"]:
+        services = start_services(host=args.host, api_port=args.port, bureau_port=args.bureau_port,
+                                  loader=not args.no_loader, bureau=not args.no_bureau)
+    except _StopRequested:
+        return 0
+    try:
+        print(f"decision API     {services.api_url}  (docs: {services.api_url}/docs, "
+              f"metrics: {services.api_url}/metrics)")
+        print(f"bureau simulator {services.bureau_url}")
+        print("development API keys (send as X-API-Key; new ones on every start):")
+        for partner, key in services.dev_keys.items():
+            print(f"  {partner}: {key}")
+        sys.stdout.flush()
+        while True:
             dead = [name for name, ok in services.alive().items() if not ok]
             if dead:
                 print(f"child process(es) exited: {', '.join(dead)}; shutting down", file=sys.stderr)
                 break
             time.sleep(0.5)
+    except _StopRequested:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the ordered shutdown undisturbed
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         services.stop()
     print("decision service stopped")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    _parser = argparse.ArgumentParser(prog="python -m decision_service serve", description=HELP)
+    add_arguments(_parser)
+    sys.exit(main(_parser.parse_args()))
