@@ -102,8 +102,11 @@ def _generate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     path, replica = args.path or settings.path, args.replica_path or settings.replica_path
     _check_writable(parser, path)
     _check_writable(parser, replica)
-    wanted = WorldParams(args.days, args.per_day, args.seed, args.start_date,
-                         tuple(args.scenario or DEFAULT_SCENARIOS))
+    try:
+        wanted = WorldParams(args.days, args.per_day, args.seed, args.start_date,
+                             tuple(args.scenario or DEFAULT_SCENARIOS))
+    except ValueError as exc:  # InvalidWorldParametersError, UnknownScenarioError, ScenarioConflictError
+        parser.error(str(exc))
     if path.exists() and not args.force:
         existing = read_world_params(path)
         if not args.if_missing:

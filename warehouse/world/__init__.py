@@ -12,7 +12,13 @@ from warehouse.world.generator import (
     WorldSummary,
     generate_world,
 )
-from warehouse.world.scenarios import DEFAULT_SCENARIOS, SCENARIO_NAMES, SCENARIOS, UnknownScenarioError
+from warehouse.world.scenarios import (
+    DEFAULT_SCENARIOS,
+    SCENARIO_NAMES,
+    SCENARIOS,
+    ScenarioConflictError,
+    UnknownScenarioError,
+)
 
 __all__ = [
     "DEFAULT_SCENARIOS",
@@ -21,6 +27,7 @@ __all__ = [
     "SCENARIO_NAMES",
     "WORLD_TABLES",
     "InvalidWorldParametersError",
+    "ScenarioConflictError",
     "UnknownScenarioError",
     "WorldParams",
     "WorldSummary",

@@ -22,6 +22,10 @@ class UnknownScenarioError(ValueError):
         super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(SCENARIO_NAMES)}")
 
 
+class ScenarioConflictError(ValueError):
+    """Scenario switches that contradict each other (``none`` together with a real scenario)."""
+
+
 @dataclass(frozen=True)
 class ScenarioSpec:
     """A scenario switch: its name, how many days before the end it starts, and what it does."""
@@ -71,7 +75,7 @@ def normalise_scenarios(names: Sequence[str]) -> tuple[str, ...]:
         if name not in SCENARIO_NAMES:
             raise UnknownScenarioError(name)
     if NONE in requested and len(set(requested)) > 1:
-        raise ValueError("scenario 'none' cannot be combined with other scenarios")
+        raise ScenarioConflictError("scenario 'none' cannot be combined with other scenarios")
     return tuple(n for n in SCENARIOS if n in requested)
 
 
