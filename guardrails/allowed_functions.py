@@ -30,7 +30,7 @@ TYPED_ALLOWLIST: frozenset[str] = _words(
     extract year quarter month week weekofyear day dayofweek dayofweekiso dayofmonth dayofyear hour minute second
     currentdate currenttimestamp lastday date timestamp monthname dayname makeinterval
     arraycontains arraysize arrayfilter arraytostring arrayslice arraydistinct arraysort arrayconcat arrayoverlaps
-    arraycontainsall arrayposition array unnest explode struct structextract list widthbucket
+    arraycontainsall arrayposition array unnest explode struct structextract list
     """
 )
 """sqlglot expression keys analysts need: aggregates, windows, conditionals, casts, maths, strings, dates, lists."""

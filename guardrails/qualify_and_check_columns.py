@@ -8,6 +8,8 @@ columns withheld from the team raise :class:`PiiAccessError` so the reason is cl
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
@@ -34,7 +36,7 @@ def qualify_and_check_columns(expression: exp.Expr, scope: Scope, dialect: str =
             quote_identifiers=False,
         )
     except (OptimizeError, SqlglotError) as err:
-        _raise_from_qualify(err, scope)
+        _raise_from_qualify(err, expression, scope)
     row = qualified.find(exp.TableColumn)
     if row is not None:
         raise UnknownColumnError(
@@ -56,7 +58,30 @@ def qualify_and_check_columns(expression: exp.Expr, scope: Scope, dialect: str =
     return qualified
 
 
-def _raise_from_qualify(err: Exception, scope: Scope) -> None:
+def _raise_from_qualify(err: Exception, expression: exp.Expr, scope: Scope) -> None:
+    """Turn sqlglot's qualification error into a precise error naming the column, its table and position."""
+    match = re.search(r"Unknown column: (\S+)", str(err))
+    if match:
+        name = match.group(1).strip("'\"").lower()
+        for column in expression.find_all(exp.Column):
+            if column.name.lower() != name:
+                continue
+            tables = {t.alias_or_name.lower(): t.name.lower() for t in expression.find_all(exp.Table)}
+            table = tables.get(column.table.lower(), column.table.lower()) if column.table else ""
+            if table and scope.is_hidden_pii(table, name):
+                raise PiiAccessError(
+                    f"Column {table}.{name} is personal data (PII) and team {scope.name!r} may not read it",
+                    obj=f"{table}.{name}",
+                    node=column,
+                    hint="Remove the column; aggregate without personal data instead.",
+                ) from None
+            raise UnknownColumnError(
+                f"Unknown column {name!r}" + (f" in table {table!r}" if table else ""),
+                obj=f"{table}.{name}" if table else name,
+                node=column,
+                hint=f"Visible columns of {table}: {_visible(scope, table)}." if table in scope.tables
+                else "Use a column of the tables in FROM; check the spelling and the table alias.",
+            ) from None
     raise UnknownColumnError(
         f"Could not resolve the query's columns: {err}",
         hint=f"Qualify columns with their table alias; team {scope.name!r} sees: {', '.join(sorted(scope.tables))}.",

@@ -82,7 +82,7 @@ GROWTH = [
     "SELECT quality_tier, count(*) AS partners FROM partners GROUP BY quality_tier",
     "SELECT d.decision, count(*) AS n FROM decisions d WHERE d.fallback_used GROUP BY d.decision",
     "SELECT requested_tenure_months, count(*) AS n FROM applications GROUP BY 1 ORDER BY 1",
-    "SELECT width_bucket(requested_amount, 0, 1000000, 10) AS bucket, count(*) AS n FROM applications GROUP BY bucket ORDER BY bucket",
+    "SELECT floor(requested_amount / 100000) * 100000 AS bucket, count(*) AS n FROM applications GROUP BY bucket ORDER BY bucket",
     "SELECT partner_id, rank() OVER (ORDER BY count(*) DESC) AS rnk, count(*) AS n FROM applications GROUP BY partner_id",
     "SELECT application_id, decided_at FROM decisions QUALIFY row_number() OVER (PARTITION BY application_id ORDER BY decided_at) = 1 LIMIT 100",
     "SELECT count(*) AS n FROM (SELECT application_id FROM decisions GROUP BY application_id HAVING bool_or(decision = 'approve')) approved",
