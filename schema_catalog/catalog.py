@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import duckdb
 
@@ -124,6 +125,11 @@ class Catalog:
         return Catalog(tables=tables, metrics=metrics, dimensions=dimensions, team=team, scope=scope)
 
     # ---- join paths ----------------------------------------------------------------------------------------------
+    @cached_property
+    def _graph(self) -> dict[str, list[tuple[int, JoinStep]]]:
+        """Join graph of this catalog, computed once (the catalog is immutable)."""
+        return self._edges()
+
     def _edges(self) -> dict[str, list[tuple[int, JoinStep]]]:
         graph: dict[str, list[tuple[int, JoinStep]]] = {t: [] for t in self.tables}
         for col in self.columns():
@@ -142,7 +148,7 @@ class Catalog:
             raise NoJoinPathError(f"{start!r} or {goal!r} is not a table in this catalog")
         if start == goal:
             return []
-        graph = self._edges()
+        graph = self._graph
         queue: list[tuple[int, int, str, list[JoinStep]]] = [(0, 0, start, [])]
         seen: set[str] = set()
         tie = 0

@@ -48,7 +48,10 @@ def get_model() -> Any:
     """The process-wide SentenceTransformer (loaded once, CPU, offline)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
     from sentence_transformers import SentenceTransformer  # heavy import: only when embeddings are needed
+
+    torch.set_num_threads(get_settings().torch_threads)
 
     return SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
 

@@ -26,6 +26,13 @@ _EXACT_VALUE_BOOST = 0.45
 _FUZZY_VALUE_BOOST = 0.35
 _PROPAGATE_TO_COLUMNS = 0.9
 _PROPAGATE_TO_TABLES = 0.9
+_VECTOR_CANDIDATES = 100
+_TIME_BOOST = 0.25
+# Words that ask for a time filter or a time axis: the time columns of the chosen tables are then needed in the SQL.
+_TEMPORAL = frozenset(
+    ["day", "daily", "week", "weekly", "month", "monthly", "quarter", "year", "yearly", "yesterday", "today", "last",
+     "since", "when", "date", "trend", "recent", "time"]
+)
 
 
 class EmptyQuestionError(ValueError):
@@ -104,17 +111,15 @@ def _tokens(text: str) -> list[str]:
     return [_stem(t) for t in normalize(text).split()]
 
 
-def _contains(haystack: list[str], needle: list[str]) -> bool:
-    n = len(needle)
-    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
-
-
 @dataclass
 class _TeamState:
     catalog: Catalog
     collection: object
     count: int
-    phrases: dict[str, list[list[str]]]
+    phrases: dict[str, list[str]]
+    """doc id -> its name/label/synonyms as space-padded stemmed token strings (substring test = phrase match)."""
+    verified: dict[str, tuple[str, str]]
+    """doc id -> (question, sql) of the team's verified examples, read once from the collection."""
     values: list[tuple[str, str, str, str]]  # normalized, table, column, original
     fuzzy_values: list[tuple[str, str, str, str]]
 
@@ -138,15 +143,19 @@ class Retriever:
     def _build_state(self, team: str) -> _TeamState:
         cat = self._full.for_team(team)
         col = open_collection(self.path, team)
-        phrases: dict[str, list[list[str]]] = {}
+        raw: dict[str, tuple[str, ...]] = {}
         for t in cat.tables.values():
-            phrases[f"table:{t.name}"] = [_tokens(p) for p in (t.name, *t.synonyms)]
+            raw[f"table:{t.name}"] = (t.name, *t.synonyms)
             for c in t.columns.values():
-                phrases[f"column:{c.qualified}"] = [_tokens(p) for p in (c.name, *c.synonyms)]
+                raw[f"column:{c.qualified}"] = (c.name, *c.synonyms)
         for m in cat.metrics.values():
-            phrases[f"metric:{m.name}"] = [_tokens(p) for p in (m.name, m.label, *m.synonyms)]
+            raw[f"metric:{m.name}"] = (m.name, m.label, *m.synonyms)
         for d in cat.dimensions.values():
-            phrases[f"dimension:{d.name}"] = [_tokens(p) for p in (d.name, d.label, *d.synonyms)]
+            raw[f"dimension:{d.name}"] = (d.name, d.label, *d.synonyms)
+        phrases = {key: [f" {' '.join(_tokens(p))} " for p in texts if _tokens(p)] for key, texts in raw.items()}
+        got = col.get(where={"kind": "verified"}, include=["documents", "metadatas"])
+        verified = {i: (doc, str(meta["sql"])) for i, doc, meta in
+                    zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
         values = []
         for c in cat.columns():
             if c.pii:
@@ -156,7 +165,7 @@ class Retriever:
                 if norm:
                     values.append((norm, c.table, c.name, v))
         fuzzy_values = [v for v in values if len(v[0]) >= 5]
-        return _TeamState(cat, col, col.count(), phrases, values, fuzzy_values)
+        return _TeamState(cat, col, col.count(), phrases, verified, values, fuzzy_values)
 
     def warm_up(self, team: str) -> None:
         self.retrieve("warm up", team)
@@ -186,6 +195,24 @@ class Retriever:
                         matches[key] = ValueMatch(table, column, value, long_grams[j], float(row[j]))
         return sorted(matches.values(), key=lambda m: (-m.score, m.table, m.column, m.value))
 
+    @staticmethod
+    def _lift_time_columns(st: _TeamState, scores: dict[str, float], metrics: list[str],
+                           dimensions: list[str]) -> None:
+        """A temporal question needs a date column: the top metrics' own time columns, then the date columns of the
+        tables the question is most about."""
+        for name in metrics[:3]:
+            d = st.catalog.metrics[name].definitions[0]
+            if d.time_column:
+                key = f"column:{d.time_column}"
+                scores[key] = max(scores.get(key, 0.0), scores[f"metric:{name}"] * _PROPAGATE_TO_COLUMNS)
+        focus = {st.catalog.dimensions[n].definitions[0].table for n in dimensions[:3]}
+        focus |= {qualified.split(".", 1)[0] for qualified in _top(scores, "column:", 5)}
+        focus |= {st.catalog.metrics[n].definitions[0].table for n in metrics[:3]}
+        for table in focus & set(st.catalog.tables):
+            for col in st.catalog.tables[table].columns.values():
+                if col.type.upper() in ("DATE", "TIMESTAMP"):
+                    scores[f"column:{col.qualified}"] = scores.get(f"column:{col.qualified}", 0.0) + _TIME_BOOST
+
     def retrieve(self, question: str, team: str, k: int = 10) -> RetrievedContext:
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -197,21 +224,20 @@ class Retriever:
         if not norm_q:
             raise EmptyQuestionError("the question is empty; ask something about the data, e.g. 'approval rate by "
                                      "partner last month'")
-        q_tokens = [_stem(t) for t in norm_q.split()]
-        res = st.collection.query(query_embeddings=[embed([question])[0].tolist()], n_results=st.count,
-                                  include=["metadatas", "distances"])
-        scores: dict[str, float] = {}
-        examples: list[VerifiedExample] = []
-        for doc_id, meta, dist in zip(res["ids"][0], res["metadatas"][0], res["distances"][0], strict=True):
-            sim = 1.0 - float(dist)
-            if meta.get("kind") == "verified":
-                examples.append(VerifiedExample(str(meta["query_id"]), "", str(meta["sql"]), sim))
-                continue
-            scores[doc_id] = sim
+        q_text = f" {' '.join(_stem(t) for t in norm_q.split())} "
+        # Distances only (metadata decoding dominated the query time); documents below the nearest
+        # _VECTOR_CANDIDATES get the last candidate's similarity as a floor.
+        res = st.collection.query(query_embeddings=[embed([question])[0].tolist()],
+                                  n_results=min(st.count, _VECTOR_CANDIDATES), include=["distances"])
+        sims = {i: 1.0 - float(d) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)}
+        floor = min(sims.values(), default=0.0)
+        scores = {doc_id: sims.get(doc_id, floor) for doc_id in st.phrases}
+        examples = [VerifiedExample(i.split(":", 1)[1], q, sql, sims.get(i, floor)) for i, (q, sql) in
+                    st.verified.items()]
         for doc_id, phrase_list in st.phrases.items():
-            best = max((len(p) for p in phrase_list if _contains(q_tokens, p)), default=0)
+            best = max((p.count(" ") - 1 for p in phrase_list if p in q_text), default=0)
             if best:
-                scores[doc_id] = scores.get(doc_id, 0.0) + min(0.15 + 0.1 * best, 0.45)
+                scores[doc_id] += min(0.15 + 0.1 * best, 0.45)
         values = self._match_values(norm_q, st)
         for vm in values:
             key = f"column:{vm.table}.{vm.column}"
@@ -229,6 +255,8 @@ class Retriever:
             for t, c in obj.definitions[0].columns:
                 key = f"column:{t}.{c}"
                 scores[key] = max(scores.get(key, 0.0), lift)
+        if any(t in _TEMPORAL for t in norm_q.split()):
+            self._lift_time_columns(st, scores, metrics, dimensions)
         columns = _top(scores, "column:", k)
         table_scores = {t: scores.get(f"table:{t}", 0.0) for t in st.catalog.tables}
         for qc in columns:
@@ -248,11 +276,7 @@ class Retriever:
             for t in (j.left_table, j.right_table):
                 if t not in tables:
                     tables.append(t)
-        examples = sorted(examples, key=lambda e: -e.score)[:3]
-        if examples:
-            got = st.collection.get(ids=[f"verified:{e.query_id}" for e in examples], include=["documents"])
-            text = dict(zip(got["ids"], got["documents"], strict=True))
-            examples = [VerifiedExample(e.query_id, text[f"verified:{e.query_id}"], e.sql, e.score) for e in examples]
+        examples = sorted(examples, key=lambda e: (-e.score, e.query_id))[:3]
         all_scores = {**scores, **{f"table:{t}": s for t, s in table_scores.items()}}
         return RetrievedContext(team, question, truncated, tables, columns, metrics, dimensions, joins, examples,
                                 values, all_scores, st.catalog)

