@@ -1,0 +1,57 @@
+"""Team TEMP views on a read-only replica connection: only visible columns, out-of-scope tables refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from schema_catalog.views import apply_team_views, team_view_sql
+from warehouse.db import connect_reader
+
+
+@pytest.fixture
+def replica(small_world) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect_reader(small_world.replica)
+    yield con
+    con.close()
+
+
+def _apply_and_lock(con: duckdb.DuckDBPyConnection, team: str) -> None:
+    apply_team_views(con, team)
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def test_views_hide_columns_outside_scope(replica: duckdb.DuckDBPyConnection) -> None:
+    _apply_and_lock(replica, "growth")
+    assert replica.execute("SELECT count(*) FROM applications").fetchone()[0] > 0
+    cols = [r[0] for r in replica.execute("DESCRIBE decisions").fetchall()]
+    assert "features" not in cols and "decision" in cols
+    with pytest.raises(duckdb.BinderException):
+        replica.execute("SELECT features FROM decisions")
+
+
+@pytest.mark.parametrize(("team", "table"), [("growth", "bureau_reports"), ("growth", "applicants"),
+                                              ("partnerships", "decisions"), ("partnerships", "applications")])
+def test_out_of_scope_tables_raise(replica: duckdb.DuckDBPyConnection, team: str, table: str) -> None:
+    _apply_and_lock(replica, team)
+    with pytest.raises(duckdb.Error, match=f"not in the scope of team {team}"):
+        replica.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def test_partnerships_daily_view_still_reads_the_real_tables(replica: duckdb.DuckDBPyConnection) -> None:
+    expected = replica.execute("SELECT count(*) FROM partner_lender_daily").fetchone()[0]
+    _apply_and_lock(replica, "partnerships")
+    assert replica.execute("SELECT count(*) FROM partner_lender_daily").fetchone()[0] == expected
+
+
+def test_risk_sees_pii_columns(replica: duckdb.DuckDBPyConnection) -> None:
+    _apply_and_lock(replica, "risk")
+    assert "pan" in [r[0] for r in replica.execute("DESCRIBE applicants").fetchall()]
+
+
+def test_statements_name_the_database() -> None:
+    stmts = team_view_sql("growth", "replica")
+    assert any('FROM "replica".main."decisions"' in s for s in stmts)
