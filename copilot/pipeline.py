@@ -8,6 +8,7 @@ reaches the engine unvalidated. Every try is recorded in ``Answer.attempts`` and
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -185,7 +186,10 @@ class Copilot:
             if name == "semantic":
                 done = self._try_plan(answer, con, timer, sem, today, previous, page, planner=True)
             elif name == "local":
-                done = self._try_plan(answer, con, timer, sem, today, previous, page, planner=False)
+                if backend == "auto" and not self._metric_evidence(answer):
+                    continue  # nothing in the catalog matched: a tiny model would only guess
+                done = self._try_plan(answer, con, timer, sem, today, previous, page, planner=False,
+                                      gated=backend == "auto")
             else:
                 done = self._try_sql(answer, con, timer, context, previous, page)
             if done:
@@ -226,7 +230,10 @@ class Copilot:
         return sem, _catalog_prompt(sem)
 
     def _try_plan(self, answer: Answer, con: SafeExecutor, timer: _Timer, sem: TeamSemantics,
-                  today, previous: Answer | None, page: int, *, planner: bool) -> bool:
+                  today: dt.date, previous: Answer | None, page: int, *, planner: bool,
+                  gated: bool = False) -> bool:
+        """Plan-based candidate. ``gated`` (the automatic chain): a local model's plan is kept only if its metric is
+        one the planner or retrieval also found -- a tiny model must not turn "weather in Mumbai" into a metric."""
         name = "semantic" if planner else "local"
         t = time.perf_counter()
         prev_plan = previous.plan if previous is not None else None
@@ -265,6 +272,13 @@ class Copilot:
                 answer.reason = out.reason
                 return False
             plan, confidence = out.plan, self.settings.local_confidence
+            evidence = self._metric_evidence(answer)
+            if gated and plan.metrics[0] not in evidence:
+                answer.attempts.append(Attempt(backend=name, outcome="low_confidence", plan=plan,
+                                               confidence=confidence, ms=_ms(t),
+                                               error={"notes": [f"the local model chose {plan.metrics[0]!r}, which "
+                                                                f"neither the planner nor retrieval found"]}))
+                return False
         try:
             with timer.stage("compile"):
                 compiled = compile_plan(plan, sem)
@@ -359,6 +373,12 @@ class Copilot:
         labels = {k: m.label for k, m in sem.metrics.items()} | {k: d.label for k, d in sem.dimensions.items()}
         window = answer.plan.time_window.label if answer.plan and answer.plan.time_window else ""
         return template_caption(answer.question, cols, rows, labels, window)
+
+    @staticmethod
+    def _metric_evidence(answer: Answer) -> set[str]:
+        """Metrics the planner matched or retrieval ranked in its top three for this question."""
+        found = {m for a in answer.attempts if a.plan for m in a.plan.metrics}
+        return found | set((answer.retrieved.get("metrics") or [])[:3])
 
     def _reason(self, answer: Answer) -> str:
         return "I cannot answer that from this team's data."

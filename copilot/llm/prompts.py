@@ -36,11 +36,10 @@ Answer with JSON only."""
 
 
 def plan_user_prompt(req: PlanRequest) -> str:
-    metrics = "\n".join(f"- {k}: {v}" for k, v in req.metrics.items())
-    dims = "\n".join(f"- {k}: {v}" for k, v in req.dimensions.items())
-    return (f"Today is {req.today}.\nMetrics:\n{metrics}\nDimensions:\n{dims}\nQuestion: {req.question}\n"
-            'Example: {"cannot_answer": false, "metric": "approval_rate", "dimensions": ["partner"], '
-            '"last_n_days": 7, "grain": null, "order": null, "limit": null}')
+    # Names only: they are self-describing, and a short prompt keeps a 135M model at a few seconds per question.
+    # No worked example: tiny models copy it verbatim.
+    return (f"Metrics: {', '.join(req.metrics)}\nDimensions: {', '.join(req.dimensions)}\n"
+            f"Question: {req.question}")
 
 
 def plan_json_schema(req: PlanRequest) -> dict[str, Any]:
