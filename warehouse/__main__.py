@@ -119,6 +119,8 @@ def _generate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 publish_replica(con, replica)
         print(f"world {wanted.run_id} already at {path}; nothing to do (replica {replica})")
         return 0
+    if path.exists():
+        _refuse_if_in_use(path)
     summary = generate_world(path, days=wanted.days, per_day=wanted.per_day, seed=wanted.seed,
                              start_date=wanted.start_date, scenarios=wanted.scenarios, progress=not args.quiet)
     with writer(path) as con:
@@ -126,6 +128,18 @@ def _generate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     print(summary.format())
     print(f"replica published at {replica}")
     return 0
+
+
+def _refuse_if_in_use(path: Path) -> None:
+    """Replacing a file another process is writing would silently drop its writes (it keeps the old inode)."""
+    try:
+        duckdb.connect(str(path), read_only=True).close()
+    except duckdb.IOException as exc:
+        raise WarehouseInUseError(f"{path} is open by another process; stop it before --force: {exc}") from exc
+
+
+class WarehouseInUseError(duckdb.IOException):
+    """The writer file is held by another process (the decision-log loader, a backfill...)."""
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -86,3 +86,20 @@ def test_real_process_reports_bad_input_on_stderr_with_exit_2(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "must be a positive integer" in proc.stderr and proc.stdout == ""
+
+
+def test_force_refuses_a_file_another_process_is_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["generate", "--days", "2", "--per-day", "50", "--quiet", *_paths(tmp_path)]
+    assert main(args) == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(tmp_path / 'w.duckdb')!r}); "
+                               "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert main([*args, "--force"]) == 1
+        assert "is open by another process" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
