@@ -79,7 +79,7 @@ def cost_limit(expression: exp.Expr, scope: Scope, connection: Any = None) -> ex
     for select in expression.find_all(exp.Select):
         _check_joins(select)
     if connection is not None:
-        estimate = estimated_rows(connection, expression.sql(dialect="duckdb"))
+        estimate = estimated_rows(connection, expression.sql(dialect="duckdb", comments=False))
         if estimate > scope.cost_limit_rows:
             raise CostLimitError(
                 f"The query plan is estimated at {estimate:,} rows, above team {scope.name!r}'s limit of "

@@ -132,7 +132,7 @@ class SafeExecutor:
         query = _paged(validated, page, page_size)
         if query is None:
             return ResultPage(validated.output_columns, [], page, False, 0.0)
-        sql = query.sql(dialect="duckdb")
+        sql = query.sql(dialect="duckdb", comments=False)
         timed_out = threading.Event()
 
         def interrupt() -> None:

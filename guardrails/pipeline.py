@@ -104,7 +104,7 @@ def validate(
         mask_length=settings.mask_length,
     )
     return ValidatedQuery(
-        sql=expression.sql(dialect=dialect),
+        sql=expression.sql(dialect=dialect, comments=False),  # comments never reach the engine
         expression=expression,
         team=scope.name,
         tables=tables,

@@ -38,7 +38,7 @@ class Scope:
     def __post_init__(self) -> None:
         tables = {t.lower(): {c.lower(): ty for c, ty in cols.items()} for t, cols in self.tables.items()}
         object.__setattr__(self, "tables", tables)
-        frozen = tuple(sorted((t, tuple(sorted(cols.items()))) for t, cols in tables.items()))
+        frozen = tuple(sorted((t, tuple(cols.items())) for t, cols in tables.items()))  # column order kept
         object.__setattr__(self, "key", (self.name, frozen))
 
     def allows_table(self, table: str) -> bool:

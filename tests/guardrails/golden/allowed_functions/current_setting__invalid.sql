@@ -1,0 +1,3 @@
+-- raises: ForbiddenFunctionError
+-- team: risk
+SELECT current_setting('threads') AS t

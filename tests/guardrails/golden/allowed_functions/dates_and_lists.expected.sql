@@ -1,0 +1,1 @@
+SELECT DATE_TRUNC('WEEK', decisions.decided_at) AS week, COUNT(*) FILTER(WHERE ARRAY_CONTAINS(decisions.reason_codes, 'R01')) AS r01 FROM decisions AS decisions GROUP BY DATE_TRUNC('WEEK', decisions.decided_at) LIMIT 10000

@@ -1,0 +1,3 @@
+-- raises: ForbiddenFunctionError
+-- team: risk
+SELECT getenv('HOME') AS home

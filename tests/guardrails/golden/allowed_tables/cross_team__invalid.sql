@@ -1,0 +1,3 @@
+-- raises: UnknownTableError
+-- team: growth
+SELECT * FROM bureau_reports

@@ -1,0 +1,3 @@
+-- raises: UnknownTableError
+-- team: risk
+SELECT * FROM '/etc/passwd'

@@ -1,0 +1,3 @@
+-- raises: TableFunctionError
+-- team: risk
+SELECT * FROM read_parquet('x.parquet')

@@ -1,0 +1,3 @@
+-- raises: CartesianJoinError
+-- team: growth
+SELECT count(*) FROM decisions CROSS JOIN applications

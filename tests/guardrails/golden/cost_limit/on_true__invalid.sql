@@ -1,0 +1,3 @@
+-- raises: CartesianJoinError
+-- team: growth
+SELECT count(*) FROM decisions d JOIN loans l ON true

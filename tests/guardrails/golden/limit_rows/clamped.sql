@@ -1,0 +1,2 @@
+-- team: growth
+SELECT partner_id FROM partners LIMIT 1000000

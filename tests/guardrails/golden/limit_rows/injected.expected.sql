@@ -1,0 +1,1 @@
+SELECT partners.partner_id AS partner_id, partners.name AS name, partners.channel_type AS channel_type, partners.onboarded_on AS onboarded_on, partners.quality_tier AS quality_tier FROM partners AS partners LIMIT 10000

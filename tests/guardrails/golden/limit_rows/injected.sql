@@ -1,0 +1,2 @@
+-- team: growth
+SELECT * FROM partners

@@ -1,0 +1,1 @@
+SELECT partners.partner_id AS partner_id FROM partners AS partners LIMIT 5

@@ -1,0 +1,3 @@
+-- raises: UnknownTableError
+-- team: partnerships
+SELECT pan FROM applicants

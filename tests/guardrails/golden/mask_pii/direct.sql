@@ -1,0 +1,2 @@
+-- team: risk
+SELECT applicant_id, pan FROM applicants

@@ -1,0 +1,1 @@
+SELECT SUBSTRING(MD5(GETVARIABLE('guardrails_pii_salt') || CAST(UPPER(SUBSTRING(applicants.phone, 1, 5)) AS TEXT)), 1, 16) AS prefix, COUNT(*) AS n FROM applicants AS applicants GROUP BY UPPER(SUBSTRING(applicants.phone, 1, 5)) LIMIT 10000

@@ -1,0 +1,1 @@
+WITH x AS (SELECT applicants.email AS contact, applicants.city AS city FROM applicants AS applicants) SELECT SUBSTRING(MD5(GETVARIABLE('guardrails_pii_salt') || CAST(x.contact AS TEXT)), 1, 16) AS contact, x.city AS city FROM x AS x LIMIT 10000

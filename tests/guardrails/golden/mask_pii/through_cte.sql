@@ -1,0 +1,2 @@
+-- team: risk
+WITH x AS (SELECT email AS contact, city FROM applicants) SELECT contact, city FROM x

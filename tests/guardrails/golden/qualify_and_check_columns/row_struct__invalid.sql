@@ -1,0 +1,3 @@
+-- raises: UnknownColumnError
+-- team: growth
+SELECT loans FROM loans

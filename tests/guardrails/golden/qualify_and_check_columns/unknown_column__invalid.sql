@@ -1,0 +1,3 @@
+-- raises: UnknownColumnError
+-- team: growth
+SELECT bureau_score FROM decisions

@@ -1,0 +1,3 @@
+-- raises: ForbiddenStatementError
+-- team: growth
+PRAGMA database_list

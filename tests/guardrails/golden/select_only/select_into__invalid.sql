@@ -1,0 +1,3 @@
+-- raises: ForbiddenStatementError
+-- team: growth
+SELECT * INTO copy FROM decisions

@@ -1,0 +1,3 @@
+-- raises: ParseError
+-- team: risk
+CALL pragma_version()

@@ -1,0 +1,3 @@
+-- raises: MultipleStatementsError
+-- team: risk
+SELECT 1 AS a; DROP TABLE decisions

@@ -1,0 +1,2 @@
+-- team: risk
+SELECT partner_id FROM partners;

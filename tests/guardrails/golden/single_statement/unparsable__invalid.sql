@@ -1,0 +1,3 @@
+-- raises: GuardrailError
+-- team: risk
+SELECT FROM WHERE
