@@ -178,7 +178,9 @@ def plan_question(
     for m in matches:
         if m.kind != "dimension" or m.name in dims:
             continue
-        grouped = bool(_BY_RE.search(text[: m.start])) or m.name not in values or len(values[m.name]) > 1
+        after_value = any(v.kind == "value" and 0 <= m.start - v.end <= 1 for v in matches)  # "aggregator partners"
+        by = bool(_BY_RE.search(text[: m.start]))
+        grouped = by or (not after_value and (m.name not in values or len(values[m.name]) > 1))
         if grouped:
             dims.append(m.name)
     for d, v in values.items():  # "app vs web": comparing values means grouping by their dimension
