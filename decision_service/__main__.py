@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "promote": "decision_service.training.deploy_cli:promote",
     "rollback": "decision_service.training.deploy_cli:rollback",
     "challenger": "decision_service.training.deploy_cli:challenger",
+    "backfill": "decision_service.backfill.cli",
+    "fairness": "decision_service.fairness:cli",
 }
 """command name -> "module" or "module:prefix" (the module then exposes <prefix>_add_arguments / <prefix>_main)."""
 

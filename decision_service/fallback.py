@@ -35,6 +35,11 @@ AMOUNT_FACTOR = 0.5
 THIN_FILE_PD = 0.20
 """PD logged for a thin file: no information, so priced as high risk (it is never approved anyway)."""
 
+FALLBACK_MODEL_ID = "rule-fallback"
+"""Logged as ``model_id`` of a decision the fallback made (``fallback_used`` is true as well)."""
+FALLBACK_MODEL_VERSION = "fb-2025.1"
+"""Version of these rules; bump it whenever a constant above changes."""
+
 FALLBACK_CODES: tuple[str, ...] = (
     "FALLBACK_DECISION",
     "FALLBACK_THIN_FILE",

@@ -132,3 +132,18 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def trained_registry(small_world: World, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model registry with a promoted champion per lender, trained on ``small_world`` by the real training CLI.
+
+    Read-only for tests: promote/rollback tests should copy it (``shutil.copytree``) first.
+    """
+    from decision_service.__main__ import main as decision_cli
+
+    root = tmp_path_factory.mktemp("trained_registry") / "models"
+    rc = decision_cli(["train", "--warehouse", str(small_world.replica), "--model-dir", str(root),
+                       "--max-train-rows", "20000", "--max-oot-rows", "10000"])
+    assert rc == 0, "training the small world's models failed"
+    return root

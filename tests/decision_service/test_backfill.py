@@ -1,0 +1,268 @@
+"""The backfill on the small world: same code path as real time, complete, idempotent, and it tells the story."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from decision_service.backfill import BackfillError, BackfillSummary, run_backfill
+from decision_service.backfill.simulate import MODEL_TIMEOUT_RATE, simulate_loans
+from decision_service.fallback import FALLBACK_MODEL_ID
+from decision_service.features import FEATURE_NAMES, features_for_rows, load_inputs
+from decision_service.registry import ModelRegistry, NoChampionError
+from warehouse.db import connect_writer
+
+
+@dataclass(frozen=True)
+class Backfilled:
+    path: Path
+    replica: Path
+    summary: BackfillSummary
+    registry: Path
+
+
+def _copy_world(small_world, root: Path) -> tuple[Path, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
+    shutil.copyfile(small_world.path, path)
+    return path, replica
+
+
+@pytest.fixture(scope="module")
+def backfilled(small_world, trained_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Backfilled:
+    path, replica = _copy_world(small_world, tmp_path_factory.mktemp("backfill"))
+    summary = run_backfill(path, registry=ModelRegistry(trained_registry), progress=False, replica_path=replica,
+                           batch_size=7_000)
+    return Backfilled(path, replica, summary, trained_registry)
+
+
+@pytest.fixture(scope="module")
+def con(backfilled: Backfilled) -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect(str(backfilled.replica), read_only=True)
+    yield c
+    c.close()
+
+
+def test_one_decision_per_application_and_eligible_lender(con: duckdb.DuckDBPyConnection,
+                                                          backfilled: Backfilled) -> None:
+    expected = con.execute(
+        "SELECT count(*) FROM applications a JOIN partner_lenders pl USING (partner_id)").fetchone()[0]
+    got, distinct = con.execute("SELECT count(*), count(DISTINCT decision_id) FROM decisions").fetchone()
+    assert got == distinct == expected == sum(backfilled.summary.decisions.values())
+    ineligible = con.execute(
+        "SELECT count(*) FROM decisions d ANTI JOIN partner_lenders pl USING (partner_id, lender_id)").fetchone()[0]
+    assert ineligible == 0
+    assert con.execute("SELECT DISTINCT request_id FROM decisions").fetchall() == [(backfilled.summary.request_id,)]
+
+
+def test_decision_rows_are_complete_and_consistent(con: duckdb.DuckDBPyConnection) -> None:
+    bad = con.execute("""
+        SELECT
+          count(*) FILTER (WHERE decision = 'approve' AND (offered_amount IS NULL OR emi IS NULL OR offered_apr IS NULL
+                                                           OR offered_tenure_months IS NULL)),
+          count(*) FILTER (WHERE decision <> 'approve' AND (offered_amount IS NOT NULL OR emi IS NOT NULL)),
+          count(*) FILTER (WHERE decision <> 'approve' AND len(reason_codes) = 0),
+          count(*) FILTER (WHERE decision = 'approve' AND len(reason_codes) > 0),
+          count(*) FILTER (WHERE len(reason_codes) > 4),
+          count(*) FILTER (WHERE d.decided_at <= a.received_at),
+          count(*) FILTER (WHERE feature_source = 'live' AND latency_ms < 400),
+          count(*) FILTER (WHERE score < 0 OR score > 1 OR score IS NULL),
+          count(*) FILTER (WHERE policy_version IS NULL OR model_version IS NULL OR model_id IS NULL),
+          count(*) FILTER (WHERE offered_amount > a.requested_amount)
+        FROM decisions d JOIN applications a USING (application_id)""").fetchone()
+    assert bad == (0,) * 10
+    # EMI follows the amortisation formula from the stored offer.
+    rows = con.execute("SELECT offered_amount, offered_apr, offered_tenure_months, emi FROM decisions "
+                       "WHERE decision = 'approve' LIMIT 500").fetchnumpy()
+    r = rows["offered_apr"] / 1200
+    n = rows["offered_tenure_months"].astype(float)
+    expected = rows["offered_amount"] * r * (1 + r) ** n / ((1 + r) ** n - 1)
+    np.testing.assert_allclose(rows["emi"], expected, atol=0.01)
+    assert set(dict(con.execute("SELECT decision, count(*) FROM decisions GROUP BY ALL").fetchall())) == {
+        "approve", "refer", "decline"}
+
+
+def test_stored_features_are_what_the_real_time_code_computes(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute features for a sample with the API's own helpers and compare with the logged STRUCT."""
+    sample = "SELECT * FROM applications WHERE hash(application_id) % 50 = 0"
+    cols = load_inputs(con, sample)
+    live = features_for_rows(con, cols)
+    fields = ", ".join(f"d.features.{name} AS {name}" for name in FEATURE_NAMES)
+    stored = con.execute(
+        f"SELECT a.application_id, {fields} FROM ({sample}) a JOIN decisions d USING (application_id) "
+        "QUALIFY row_number() OVER (PARTITION BY a.application_id ORDER BY d.lender_id) = 1 "
+        "ORDER BY a.received_at, a.application_id").fetchnumpy()
+    assert list(stored["application_id"]) == list(cols["application_id"])
+    for name in FEATURE_NAMES:
+        got = np.ma.asarray(stored[name]).astype(float).filled(np.nan)
+        np.testing.assert_allclose(got, live[name], rtol=1e-9, err_msg=name, equal_nan=True)
+
+
+def test_fallback_share_and_flags(con: duckdb.DuckDBPyConnection) -> None:
+    n, fb, fb_model, thin_approved = con.execute("""
+        SELECT count(*), count(*) FILTER (WHERE fallback_used),
+               count(*) FILTER (WHERE fallback_used AND model_id = ?),
+               count(*) FILTER (WHERE fallback_used AND decision = 'approve' AND features.thin_file = 1)
+        FROM decisions""", [FALLBACK_MODEL_ID]).fetchone()
+    assert 0 < fb < 4 * MODEL_TIMEOUT_RATE * n
+    assert fb_model == fb
+    assert thin_approved == 0
+    no_flag_code = con.execute("SELECT count(*) FROM decisions WHERE fallback_used AND decision <> 'approve' "
+                               "AND NOT list_contains(reason_codes, 'FALLBACK_DECISION')").fetchone()[0]
+    assert no_flag_code == 0
+
+
+def test_new_partner_story_approval_rate_falls(con: duckdb.DuckDBPyConnection) -> None:
+    start = con.execute("SELECT event_date FROM world_events WHERE scenario = 'new_partner'").fetchone()[0]
+    before, after = con.execute(
+        "SELECT avg((decision = 'approve')::INT) FILTER (WHERE decided_at < ?),"
+        "       avg((decision = 'approve')::INT) FILTER (WHERE decided_at >= ?) FROM decisions", [start, start]
+    ).fetchone()
+    assert after < before - 0.02, (before, after)
+    new_partner, others = con.execute(
+        "SELECT avg((decision = 'approve')::INT) FILTER (WHERE partner_id = 'P08'),"
+        "       avg((decision = 'approve')::INT) FILTER (WHERE partner_id <> 'P08' AND decided_at >= ?)"
+        " FROM decisions", [start]).fetchone()
+    assert new_partner < others
+
+
+def test_loans_follow_approved_offers_and_ground_truth(con: duckdb.DuckDBPyConnection,
+                                                       backfilled: Backfilled) -> None:
+    n_loans, per_app, not_approved, too_early, wrong_terms = con.execute("""
+        SELECT count(*), max(c), 0, 0, 0 FROM (
+          SELECT d.application_id, count(*) AS c FROM loans l JOIN decisions d USING (decision_id) GROUP BY ALL)
+    """).fetchone()
+    assert n_loans == backfilled.summary.loans > 0 and per_app == 1
+    not_approved, too_early, wrong_terms = con.execute("""
+        SELECT count(*) FILTER (WHERE d.decision <> 'approve'),
+               count(*) FILTER (WHERE l.disbursed_on <= CAST(d.decided_at AS DATE)),
+               count(*) FILTER (WHERE l.principal <> d.offered_amount OR l.apr <> d.offered_apr)
+        FROM loans l JOIN decisions d USING (decision_id)""").fetchone()
+    assert (not_approved, too_early, wrong_terms) == (0, 0, 0)
+    # The applicant takes the cheapest offer.
+    cheaper = con.execute("""
+        SELECT count(*) FROM loans l JOIN decisions d USING (decision_id)
+        JOIN decisions o ON o.application_id = d.application_id AND o.decision = 'approve'
+        WHERE o.offered_apr < d.offered_apr""").fetchone()[0]
+    assert cheaper == 0
+    # Take-up follows the world's propensity (loosely: the realised share is near the mean propensity).
+    share, propensity = con.execute("""
+        WITH best AS (SELECT DISTINCT application_id FROM decisions WHERE decision = 'approve')
+        SELECT count(l.loan_id) / count(*), avg(g.takeup_propensity)
+        FROM best b JOIN ground_truth g USING (application_id)
+        JOIN applications a USING (application_id)
+        LEFT JOIN decisions d ON d.application_id = b.application_id AND d.decision = 'approve'
+        LEFT JOIN loans l ON l.decision_id = d.decision_id
+        WHERE a.received_at < (SELECT max(received_at) FROM applications) - INTERVAL 7 DAY
+          AND d.decision_id = (SELECT min(decision_id) FROM decisions x WHERE x.application_id = b.application_id
+                               AND x.decision = 'approve')""").fetchone()
+    assert propensity > 0.1 and share > 0
+
+
+def test_repayments_from_ground_truth(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute("""
+        SELECT count(*) FILTER (WHERE r.due_on >= (SELECT max(start_date) + max(days) FROM world_runs)),
+               count(*) FILTER (WHERE g.bad_if_funded = false AND r.days_late > 15 AND r.paid_on IS NOT NULL),
+               count(*) FILTER (WHERE r.paid_on IS NULL AND r.amount_paid <> 0),
+               count(*)
+        FROM repayments r JOIN loans l USING (loan_id) JOIN decisions d USING (decision_id)
+        JOIN ground_truth g USING (application_id) WHERE starts_with(l.loan_id, 'BL-')""").fetchone()
+    due_loans = con.execute("""
+        SELECT count(*) FROM loans WHERE starts_with(loan_id, 'BL-')
+        AND disbursed_on + INTERVAL 1 MONTH < (SELECT max(start_date) + max(days) FROM world_runs)""").fetchone()[0]
+    assert rows[:3] == (0, 0, 0)
+    assert rows[3] >= due_loans  # every loan a month old by the world's end has its first instalment
+    statuses = {s for (s,) in con.execute(
+        "SELECT DISTINCT status FROM loans WHERE starts_with(loan_id, 'BL-')").fetchall()}
+    assert statuses <= {"current", "delinquent", "defaulted", "closed"}
+    max_dpd_ok = con.execute("""
+        SELECT count(*) FROM loans l JOIN (SELECT loan_id, max(days_late) AS m FROM repayments GROUP BY ALL) r
+        USING (loan_id) WHERE starts_with(l.loan_id, 'BL-') AND l.max_dpd <> r.m""").fetchone()[0]
+    assert max_dpd_ok == 0
+
+
+def test_simulated_repayments_follow_ground_truth() -> None:
+    """Far from the window's end: bad loans default at months_to_default, good ones pay (a few days late at most)."""
+    n = 400
+    rng = np.random.default_rng(3)
+    bad = rng.random(n) < 0.3
+    offers = {
+        "application_id": np.array([f"APP{i:09d}" for i in range(n)], dtype=object),
+        "decision_id": np.array([f"D-APP{i:09d}-L01" for i in range(n)], dtype=object),
+        "applicant_id": np.array([f"A{i}" for i in range(n)], dtype=object),
+        "lender_id": np.full(n, "L01", dtype=object),
+        "decided_at": np.full(n, np.datetime64("2026-01-10T10:00:00", "us")),
+        "offered_amount": np.full(n, 120_000.0), "offered_apr": np.full(n, 12.0),
+        "offered_tenure_months": np.full(n, 12.0), "emi": np.full(n, 10_661.85),
+        "takeup_propensity": np.ones(n), "bad_if_funded": bad,
+        "months_to_default": np.where(bad, rng.integers(3, 12, n), np.nan).astype(float),
+    }
+    loans, reps = simulate_loans(offers, dt.date(2027, 6, 1))
+    ln = loans.to_pandas()
+    rp = reps.to_pandas()
+    assert len(ln) == n  # take-up 1 and every loan disbursed before as_of
+    assert set(ln.loc[~bad, "status"]) == {"closed"} and set(ln.loc[bad, "status"]) == {"defaulted"}
+    assert (ln.loc[~bad, "max_dpd"] <= 15).all() and (ln.loc[bad, "max_dpd"] >= 90).all()
+    assert ln.loc[~bad, "defaulted_on"].isna().all() and ln.loc[bad, "defaulted_on"].notna().all()
+    assert len(rp) == 12 * n
+    # A bad loan's first unpaid instalment is months_to_default - 2, so it is 90+ DPD around instalment mtd + 1.
+    first_unpaid = rp[rp.paid_on.isna()].groupby("loan_id").instalment_no.min()
+    mtd = pd.Series(offers["months_to_default"], index="BL-" + pd.Series(offers["application_id"])).dropna()
+    assert (first_unpaid.sort_index() == (mtd.sort_index() - 2).clip(lower=1).astype(int)).all()
+
+
+def test_initial_deployments_recorded(con: duckdb.DuckDBPyConnection) -> None:
+    rows = con.execute("SELECT lender_id, gate_result, role, thresholds->>'approve_below' FROM model_deployments "
+                       "ORDER BY lender_id").fetchall()
+    assert [r[0] for r in rows] == ["L01", "L02", "L03", "L04", "L05"]
+    assert {r[1] for r in rows} == {"passed"} and {r[2] for r in rows} == {"champion"}
+
+
+def test_idempotent_and_batch_size_independent(small_world, trained_registry: Path, tmp_path: Path) -> None:
+    path, replica = _copy_world(small_world, tmp_path)
+    registry = ModelRegistry(trained_registry)
+    digest = ("SELECT count(*), sum(hash(decision_id, decision, score, offered_amount, reason_codes, decided_at)), "
+              "(SELECT count(*) FROM loans), (SELECT count(*) FROM repayments), "
+              "(SELECT count(*) FROM model_deployments) FROM decisions")
+    run_backfill(path, registry=registry, days=4, progress=False, publish=False, batch_size=3_000)
+    with connect_writer(path) as c:
+        first = c.execute(digest).fetchone()
+    run_backfill(path, registry=registry, days=4, progress=False, replica_path=replica, batch_size=1_111)
+    with connect_writer(path) as c:
+        second = c.execute(digest).fetchone()
+    assert first == second and first[0] > 0
+    assert replica.exists()
+
+
+def test_threshold_misconfig_scenario(small_world, trained_registry: Path, tmp_path: Path) -> None:
+    path, _ = _copy_world(small_world, tmp_path)
+    day = small_world.start_date + dt.timedelta(days=3)
+    with connect_writer(path) as c:
+        c.execute("INSERT INTO world_events VALUES (?, 'threshold_misconfig', 'test')", [day])
+    run_backfill(path, registry=ModelRegistry(trained_registry), days=6, progress=False, publish=False)
+    with connect_writer(path) as c:
+        forced = c.execute(
+            "SELECT lender_id, deployed_at FROM model_deployments WHERE gate_result = 'forced'").fetchall()
+        before, after = c.execute(
+            "SELECT avg((decision = 'approve')::INT) FILTER (WHERE decided_at < ?),"
+            "       avg((decision = 'approve')::INT) FILTER (WHERE decided_at >= ?)"
+            " FROM decisions WHERE lender_id = 'L04'", [day, day]).fetchone()
+    assert forced == [("L04", dt.datetime.combine(day, dt.time()))]
+    assert after > before + 0.05, (before, after)
+
+
+def test_errors_are_typed(tmp_path: Path, small_world, trained_registry: Path) -> None:
+    with connect_writer(tmp_path / "empty.duckdb"):
+        pass
+    with pytest.raises(BackfillError, match="no world"):
+        run_backfill(tmp_path / "empty.duckdb", registry=ModelRegistry(trained_registry), progress=False)
+    path, _ = _copy_world(small_world, tmp_path / "w")
+    with pytest.raises(NoChampionError):
+        run_backfill(path, registry=ModelRegistry(tmp_path / "no_models"), progress=False)
