@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,22 @@ def _make_world(root: Path, **kwargs: object) -> World:
 def small_world(tmp_path_factory: pytest.TempPathFactory) -> World:
     """Default-scenario world (30 days x 1,000 applications/day, seed 7), generated once per session. Read-only."""
     return _make_world(tmp_path_factory.mktemp("small_world"), **SMALL_WORLD)
+
+
+@pytest.fixture(scope="session")
+def world_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., World]:
+    """Build (once per session and parameter set) a world with other parameters, e.g. monitoring scenarios:
+    ``world_factory(days=24, per_day=400, scenarios=("new_partner", "feature_zero"))``. Read-only, like small_world.
+    """
+    cache: dict[tuple, World] = {}
+
+    def make(**kwargs: object) -> World:
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in kwargs.items()))
+        if key not in cache:
+            cache[key] = _make_world(tmp_path_factory.mktemp("world"), **kwargs)
+        return cache[key]
+
+    return make
 
 
 @pytest.fixture
