@@ -64,14 +64,23 @@ def diagnose_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_subcommands(sub: argparse._SubParsersAction) -> None:
+    """Add ``monitor`` and ``diagnose`` to another CLI's subparsers (``python -m warehouse``).
+
+    Each sets ``monitoring_handler``; the host dispatches with ``return args.monitoring_handler(args)``.
+    """
+    add_monitor_arguments(sub.add_parser("monitor", help="daily drift metrics and alerts (idempotent per day)"))
+    sub.choices["monitor"].set_defaults(monitoring_handler=monitor)
+    add_diagnose_arguments(sub.add_parser("diagnose", help="root-cause diagnosis of a rate change"))
+    sub.choices["diagnose"].set_defaults(monitoring_handler=diagnose_command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry (``python -m warehouse.monitoring monitor|diagnose ...``)."""
     parser = argparse.ArgumentParser(prog="python -m warehouse.monitoring")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_monitor_arguments(sub.add_parser("monitor", help="daily drift metrics and alerts"))
-    add_diagnose_arguments(sub.add_parser("diagnose", help="root-cause diagnosis of a rate change"))
+    register_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return monitor(args) if args.command == "monitor" else diagnose_command(args)
+    return args.monitoring_handler(args)
 
 
 if __name__ == "__main__":
