@@ -127,7 +127,7 @@ class Thresholds:
         return np.where(pd < self.approve_below, "approve", np.where(pd < self.refer_below, "refer", "decline"))
 
 
-_SMALL_BATCH = 512
+_SMALL_BATCH = 20_000
 
 
 class LoadedModel:

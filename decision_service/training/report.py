@@ -63,7 +63,7 @@ def score_deciles(pd: np.ndarray, y: np.ndarray | None = None) -> list[dict[str,
 def shap_importance(fitted: FittedModel, X: np.ndarray, seed: int = 0) -> list[dict[str, float]]:
     rng = np.random.default_rng(seed)
     take = rng.choice(X.shape[0], size=min(SHAP_SAMPLE, X.shape[0]), replace=False)
-    contrib = fitted.booster.predict(X[take], pred_contrib=True)[:, :-1]
+    contrib = fitted.booster.predict(X[take], pred_contrib=True, num_threads=1)[:, :-1]
     imp = np.abs(contrib).mean(axis=0)
     order = np.argsort(-imp, kind="stable")
     return [{"feature": fitted.feature_names[i], "mean_abs_shap": float(imp[i])} for i in order]
