@@ -56,8 +56,25 @@ def get_model() -> Any:
     return SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
 
 
-def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """Unit-normalised embeddings (so cosine distance = 1 - dot product)."""
+_CACHE_LIMIT = 20_000
+_cache: dict[str, np.ndarray] = {}
+
+
+def embed(texts: list[str], batch_size: int = 64, cache: bool = False) -> np.ndarray:
+    """Unit-normalised embeddings (so cosine distance = 1 - dot product).
+
+    ``cache=True`` (index builds) reuses vectors of texts already embedded in this process, e.g. when a corrupt
+    store is rebuilt or several stores are built in one test session; questions are never cached, so measured
+    retrieval latency always includes the model.
+    """
+    if cache:
+        missing = list(dict.fromkeys(t for t in texts if t not in _cache))
+        if missing:
+            for text, vec in zip(missing, embed(missing, batch_size), strict=True):
+                if len(_cache) < _CACHE_LIMIT:
+                    _cache[text] = vec
+        if all(t in _cache for t in texts):
+            return np.stack([_cache[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
     model = get_model()
     with _lock:  # torch CPU inference is not meant to be re-entered from several threads at once
         vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False,

@@ -199,7 +199,7 @@ def build_index(path: Path, samples: dict[tuple[str, str], tuple[str, ...]] | No
     with tqdm(total=len(keys), desc="embedding catalog documents", unit="doc", disable=not progress) as bar:
         for start in range(0, len(keys), batch):
             chunk = keys[start:start + batch]
-            for key, vec in zip(chunk, embed([to_embed[k] for k in chunk]), strict=True):
+            for key, vec in zip(chunk, embed([to_embed[k] for k in chunk], cache=True), strict=True):
                 vectors[key] = vec.tolist()
             bar.update(len(chunk))
     report.embedded = len(keys)

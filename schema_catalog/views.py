@@ -11,7 +11,8 @@ Two facts the executor must respect (tested in tests/schema_catalog/test_views.p
 - the view body must name the base table with the *database* qualifier (``"replica".main.decisions``): with only
   ``main.decisions`` DuckDB binds the temp view to itself and fails with "infinite recursion";
 - consequently a query that itself writes ``"replica".main.<table>`` bypasses the views: the guardrails must reject
-  catalog- or schema-qualified table names. Out-of-scope tables are shadowed by a view that raises, as a second line.
+  catalog- or schema-qualified table names. Out-of-scope tables are shadowed by a view that raises, as a second
+  line (the error sits in the WHERE clause: in the select list ``count(*)`` would be optimised past it).
 """
 
 from __future__ import annotations
@@ -58,9 +59,8 @@ def team_view_sql(team: str, database: str | None = None) -> list[str]:
             statements.append(f"CREATE OR REPLACE TEMP VIEW {_ident(table.name)} AS SELECT {cols} FROM {source}")
         else:
             message = f"table {table.name} is not in the scope of team {team}".replace("'", "''")
-            statements.append(
-                f"CREATE OR REPLACE TEMP VIEW {_ident(table.name)} AS SELECT error('{message}') AS denied"
-            )
+            statements.append(f"CREATE OR REPLACE TEMP VIEW {_ident(table.name)} AS "
+                              f"SELECT NULL AS denied WHERE error('{message}') IS NULL")
     return statements
 
 
