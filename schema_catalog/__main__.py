@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -29,6 +31,15 @@ def _open_warehouse(path: str | None) -> tuple[duckdb.DuckDBPyConnection, str]:
         return connect_reader(replica), str(replica)
     tmp = Path(tempfile.mkdtemp(prefix="catalog-check-")) / "empty.duckdb"
     return connect_writer(tmp), f"an empty migrated warehouse ({replica} does not exist)"
+
+
+def _load_validator(spec: str) -> Callable[[str, str], None]:
+    """``package.module:function`` -> the callable (e.g. the guardrails' validator), imported only when asked for,
+    so schema_catalog never depends on guardrails."""
+    module, _, name = spec.partition(":")
+    if not module or not name:
+        raise SystemExit(f"--validator must look like package.module:function, not {spec!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -53,7 +64,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     con, where = _open_warehouse(args.warehouse)
     samples = extract_samples(con, settings.sample_limit, settings.sample_max_distinct)
     store = VerifiedQueryStore(args.verified or settings.verified_path)
-    seeded = store.seed(replica_validator(con))
+    validator = _load_validator(args.validator) if args.validator else replica_validator(con)
+    seeded = store.seed(validator)
     con.close()
     path = Path(args.chroma or settings.chroma_path)
     report = build_index(path, samples, store.list(status="verified"), progress=not args.quiet)
@@ -82,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warehouse", help="DuckDB file to read sample values from (default: the replica)")
     p.add_argument("--chroma", help="index directory (default: CREDIT_CATALOG_CHROMA_PATH)")
     p.add_argument("--verified", help="verified-queries DuckDB file (default: CREDIT_CATALOG_VERIFIED_PATH)")
+    p.add_argument("--validator", help="package.module:function(sql, team) that must accept each seed query "
+                   "(default: team views + a re-run on the warehouse)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_index)
     p = sub.add_parser("retrieve", help="print the retrieved context of a question")
