@@ -9,9 +9,10 @@ handed on (or declined) instead of being answered confidently and wrongly.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
 
 from copilot.models import PlanFilter, SemanticPlan
 from copilot.semantic.dates import read_dates
@@ -103,30 +104,39 @@ def _find(text: str, taken: list[tuple[int, int]], phrases: list[tuple[str, str,
 
 
 def _fuzzy_metric(words: list[str], sem: TeamSemantics) -> tuple[str, float] | None:
-    """Closest metric synonym to any 1-3 word n-gram (typos: "aproval rate"); ratio >= 0.85 or nothing."""
+    """Closest metric synonym to any 1-3 word n-gram (typos: "aproval rate"); rapidfuzz ratio >= 85 or nothing."""
     grams = [" ".join(words[i : i + n]) for n in (3, 2, 1) for i in range(len(words) - n + 1)]
-    best: tuple[str, float] | None = None
-    for name, metric in sem.metrics.items():
-        for syn in (*metric.synonyms, metric.label):
-            for g in grams:
-                if abs(len(g) - len(syn)) > 3:
-                    continue
-                r = difflib.SequenceMatcher(None, g, syn.lower()).ratio()
-                if r >= 0.85 and (best is None or r > best[1]):
-                    best = (name, r)
-    return best
+    grams = [g for g in grams if len(g) >= 6]
+    choices = _SYNONYM_CACHE.get(sem.team)
+    if choices is None:
+        choices = [(syn.lower(), name) for name, m in sem.metrics.items() for syn in (*m.synonyms, m.label)]
+        _SYNONYM_CACHE[sem.team] = choices
+    if not grams or not choices:
+        return None
+    scores = process.cdist(grams, [c[0] for c in choices], scorer=fuzz.ratio, score_cutoff=85)
+    best = scores.max()
+    if best < 85:
+        return None
+    _, j = divmod(int(scores.argmax()), scores.shape[1])
+    return choices[j][1], float(best) / 100
+
+
+_SYNONYM_CACHE: dict[str, list[tuple[str, str]]] = {}
+_HIDDEN_CACHE: dict[str, frozenset[str]] = {}
 
 
 def _outside_scope(words: list[str], sem: TeamSemantics) -> list[str]:
     """Unmatched words that name a metric or dimension of the *full* semantic layer the team cannot use."""
-    layer = load_semantic()
-    hidden: set[str] = set()
-    for name, metric in layer.metrics.items():
-        if name not in sem.metrics:
-            hidden.update(p.lower() for p in (*metric.synonyms, metric.label) if " " not in p)
-    for name, dim in layer.dimensions.items():
-        if name not in sem.dimensions:
-            hidden.update(p.lower() for p in (*dim.synonyms, dim.label) if " " not in p)
+    hidden = _HIDDEN_CACHE.get(sem.team)
+    if hidden is None:
+        layer, found = load_semantic(), set()
+        for name, metric in layer.metrics.items():
+            if name not in sem.metrics:
+                found.update(p.lower() for p in (*metric.synonyms, metric.label) if " " not in p)
+        for name, dim in layer.dimensions.items():
+            if name not in sem.dimensions:
+                found.update(p.lower() for p in (*dim.synonyms, dim.label) if " " not in p)
+        hidden = _HIDDEN_CACHE.setdefault(sem.team, frozenset(found))
     return [w for w in words if w in hidden or w.rstrip("s") in hidden]
 
 
@@ -159,7 +169,7 @@ def plan_question(
             notes.append(f"read a misspelt metric as {sem.metrics[fuzzy[0]].label!r}")
             syn_words = set(" ".join((*sem.metrics[fuzzy[0]].synonyms, sem.metrics[fuzzy[0]].label)).lower().split())
             for m in re.finditer(r"[a-z][a-z0-9+%'-]*", text):
-                if difflib.get_close_matches(m.group(), list(syn_words), n=1, cutoff=0.8):
+                if process.extractOne(m.group(), syn_words, scorer=fuzz.ratio, score_cutoff=80):
                     taken.append((m.start(), m.end()))
     if not metrics and retrieved_metrics and previous is None:
         name, score = retrieved_metrics[0]

@@ -176,12 +176,14 @@ def test_real_llama_cpp_server(small_world, settings) -> None:
         copilot = Copilot(s, replica=small_world.replica, use_retrieval=False, sql_writer=backend)
         answer = copilot.ask("list the partners onboarded most recently", "risk")
         copilot.close()
-        # the real server rejects json_schema (HTTP 500) and the backend moves on to a method it accepts
-        assert ("json_schema", "HTTP 500") in backend.methods_tried
-        assert backend.method in ("json_object", "function_calling", "prompt_only")
+        # some structured-output method worked against the real server (older llama.cpp servers reject json_schema
+        # with HTTP 500 and the backend moved on: methods_tried records it); the endpoint was never "unavailable"
+        assert backend.method is not None, backend.methods_tried
+        assert all(method != backend.method for method, _ in backend.methods_tried)
         # a 135M model rarely writes valid SQL: whatever it wrote went through the guardrails
         llm = [a for a in answer.attempts if a.backend == "openai"]
-        assert llm and all(a.outcome in ("ok", "rejected", "engine_error", "malformed", "cannot_answer") for a in llm)
+        assert llm and all(a.outcome in ("ok", "rejected", "engine_error", "malformed", "cannot_answer") for a in llm), \
+            [(a.outcome, a.error) for a in llm]
         assert answer.cannot_answer or answer.validation["passed"]
     finally:
         proc.kill()  # it does not stop on SIGTERM while generating
