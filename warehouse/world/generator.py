@@ -233,6 +233,7 @@ def _build(con: duckdb.DuckDBPyConnection, params: WorldParams, progress: bool) 
             **{k: app[k] for k in ("requested_amount", "requested_tenure_months", "monthly_income",
                                    "existing_emi", "employer_tenure_months")},
         })
+        stages.set_postfix_str(f"{day} {n:,} applications")
         stages.update(1)
 
     cols = {k: np.concatenate([c[k] for c in collected]) for k in collected[0]}
@@ -240,6 +241,7 @@ def _build(con: duckdb.DuckDBPyConnection, params: WorldParams, progress: bool) 
     history = build_history(store.z[: store.count], np.bincount(cols["who"], minlength=store.count),
                             people.applicant_ids(np.arange(store.count)), params.start_date,
                             np.random.default_rng([params.seed, 2]))
+    stages.set_postfix_str("internal loan history")
     _insert(con, "loans", history.loans)
     _insert(con, "repayments", history.repayments)
     stages.update(1)
@@ -247,6 +249,7 @@ def _build(con: duckdb.DuckDBPyConnection, params: WorldParams, progress: bool) 
     who = cols["who"]
     cols.update(hist_defaulted=history.defaulted[who], hist_avg_days_late=history.avg_days_late[who],
                 hist_restructured=history.restructured[who], hist_clean=history.clean[who])
+    stages.set_postfix_str("ground truth")
     pd_ = truth.true_pd(cols)
     out = truth.outcomes(pd_, cols["z"], cols["requested_tenure_months"], cols["takeup"],
                          cols["requested_amount"], np.random.default_rng([params.seed, 3]))
