@@ -266,3 +266,20 @@ def test_errors_are_typed(tmp_path: Path, small_world, trained_registry: Path) -
     path, _ = _copy_world(small_world, tmp_path / "w")
     with pytest.raises(NoChampionError):
         run_backfill(path, registry=ModelRegistry(tmp_path / "no_models"), progress=False)
+
+
+def test_batch_treeshap_equals_lightgbm_pred_contrib(trained_registry: Path, small_world) -> None:
+    """The backfill's vectorised TreeSHAP gives LightGBM's values and therefore the API's reason codes."""
+    from decision_service.backfill.treeshap import BatchTreeShap, batch_reason_codes
+    from decision_service.features import to_matrix
+
+    with duckdb.connect(str(small_world.replica), read_only=True) as c:
+        cols = load_inputs(c, "SELECT * FROM applications WHERE hash(application_id) % 20 = 0")
+        feats = features_for_rows(c, cols)
+    registry = ModelRegistry(trained_registry)
+    for lender in ("L01", "L05"):
+        model = registry.champion(lender)
+        X = to_matrix(feats, model.feature_names)
+        ours = BatchTreeShap(model.booster).contributions(X)
+        np.testing.assert_allclose(ours, model.contributions(X)[:, :-1], atol=1e-9)
+        assert batch_reason_codes(model, X) == model.reason_codes(X)
