@@ -77,9 +77,6 @@ class CopilotSettings(BaseSettings):
     audit_path: Path = REPO_ROOT / "data" / "copilot" / "audit.jsonl"
     """JSON-lines audit log of every question (the replica is read-only; a sync job imports it into copilot_audit)."""
 
-    candidates_path: Path = REPO_ROOT / "data" / "copilot" / "candidates.jsonl"
-    """Corrected SQL awaiting review, used only when the catalog's verified-query store is unavailable."""
-
     api_tokens: dict[str, str] = Field(default_factory=dict)
     """HTTP bearer tokens: JSON object mapping token -> team, e.g. ``{"s3cret": "risk"}``."""
 
