@@ -2,7 +2,8 @@
 
 ``generate`` builds the seeded synthetic world into the writer file and publishes the read-only replica; ``info``
 prints the schema version, the world's parameters and row counts; ``run`` is what ``make run`` calls (today: build
-the world if it is missing, later issues add the services). Bad arguments exit with code 2 and one clear message on
+the world if it is missing, later issues add the services); ``monitor`` and ``diagnose`` come from
+``warehouse.monitoring.cli``. Bad arguments exit with code 2 and one clear message on
 stderr (argparse's convention); failures while working exit with code 1.
 """
 
@@ -19,6 +20,7 @@ import duckdb
 
 from warehouse.db import connect_reader, publish_replica, writer
 from warehouse.migrations import current_version
+from warehouse.monitoring.cli import register_subcommands as register_monitoring
 from warehouse.schema import load_schema
 from warehouse.settings import get_settings
 from warehouse.world import DEFAULT_SCENARIOS, DEFAULT_START_DATE, SCENARIO_NAMES, WorldParams, generate_world
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="what `make run` does: build the default world if missing, publish the replica")
     _add_paths(run)
     run.set_defaults(subparser=run)
+    register_monitoring(sub)  # monitor, diagnose: owned by warehouse.monitoring, dispatched via monitoring_handler
     return parser
 
 
@@ -163,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "monitoring_handler"):
+            return int(args.monitoring_handler(args))
         if args.command == "generate":
             return _generate(args.subparser, args)
         if args.command == "run":

@@ -103,3 +103,11 @@ def test_force_refuses_a_file_another_process_is_writing(tmp_path: Path, capsys:
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("command", ["generate", "info", "run", "monitor", "diagnose"])
+def test_every_subcommand_is_wired(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"python -m warehouse {command}" in capsys.readouterr().out
