@@ -74,3 +74,18 @@ def test_corrupt_index_is_reported_then_rebuilt(tmp_path: Path) -> None:
     forget_clients()
     ctx = Retriever(path).retrieve("approval rate for CashKaro", "partnerships")
     assert "approval_rate" in ctx.metrics
+
+
+def test_cli_index_builds_then_reports_nothing_to_embed(small_world, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from schema_catalog.__main__ import main
+
+    args = ["index", "--warehouse", str(small_world.replica), "--chroma", str(tmp_path / "chroma"),
+            "--verified", str(tmp_path / "vq.duckdb"), "--quiet"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "'rejected': 0" in first and "texts embedded: 0" not in first
+    forget_clients()
+    assert main(args) == 0
+    second = capsys.readouterr().out
+    assert "texts embedded: 0" in second and "'unchanged': " in second
