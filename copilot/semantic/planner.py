@@ -189,7 +189,7 @@ def plan_question(
         if m.kind != "dimension" or m.name in dims:
             continue
         after_value = any(v.kind == "value" and 0 <= m.start - v.end <= 1 for v in matches)  # "aggregator partners"
-        by = bool(_BY_RE.search(text[: m.start]))
+        by = bool(_BY_RE.search(text[: m.start])) or text[m.start : m.end].startswith(("by ", "per ", "each "))
         grouped = by or (not after_value and (m.name not in values or len(values[m.name]) > 1))
         if grouped:
             dims.append(m.name)
