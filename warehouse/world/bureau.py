@@ -18,7 +18,7 @@ def true_report(zb: np.ndarray, thin: np.ndarray, age: np.ndarray, enquiry_uplif
     """Bureau attributes per application (report format v2). Float arrays use NaN for NULL."""
     n = len(zb)
     thick = ~thin
-    dpd30 = np.where(thick, np.minimum(rng.poisson(np.exp(-1.9 - 1.05 * zb)), 12), 0)
+    dpd30 = np.where(thick, np.minimum(rng.poisson(np.exp(-1.5 - 0.9 * zb)), 12), 0)
     dpd90 = np.where(thick, rng.binomial(dpd30, 1 / (1 + np.exp(1.1 + 0.8 * zb))), 0)
     enquiries = rng.poisson(np.exp(0.25 - 0.35 * zb) * enquiry_uplift * np.where(thin, 0.6, 1.0)) + repeat
     mean_util = 1 / (1 + np.exp(0.45 + 0.75 * zb))
@@ -33,7 +33,7 @@ def true_report(zb: np.ndarray, thin: np.ndarray, age: np.ndarray, enquiry_uplif
     oldest = np.where(thin & (unsecured > 0), rng.integers(1, 7, n), oldest)
     outstanding = (secured * rng.lognormal(np.log(9e5), 0.7, n) + unsecured * rng.lognormal(np.log(55e3), 0.8, n))
     outstanding = np.round(outstanding * np.where(thin, 0.3, 1.0), -2)
-    score = (735 + 68 * zb - 32 * dpd30 - 55 * dpd90 - 5 * np.minimum(enquiries, 10)
+    score = (735 + 68 * zb - 14 * dpd30 - 24 * dpd90 - 2 * np.minimum(enquiries, 10)
              - 0.45 * (np.nan_to_num(util, nan=35.0) - 35) + 0.12 * np.minimum(np.nan_to_num(oldest), 120)
              + 18 * rng.standard_normal(n))
     score = np.where(thin, np.nan, np.clip(np.round(score), 300, 900))

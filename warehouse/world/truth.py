@@ -39,9 +39,9 @@ def true_pd(cols: dict[str, np.ndarray]) -> np.ndarray:
     logit = (
         INTERCEPT
         - 0.58 * cols["z"]
-        + 0.20 * cols["dpd30_count_12m"]
-        + 0.40 * cols["dpd90_count_12m"]
-        + 0.07 * np.minimum(cols["enquiries_90d"], 15)
+        + 0.45 * np.minimum(cols["dpd30_count_12m"], 6)
+        + 0.85 * np.minimum(cols["dpd90_count_12m"], 4)
+        + 0.14 * np.minimum(cols["enquiries_90d"], 15)
         + 0.65 * np.minimum(util, 1.3)
         + 0.30 * cols["thin_file"]
         + 0.80 * (np.minimum(lti, 3.0) - 0.4)
