@@ -55,7 +55,7 @@ def migrate(con: duckdb.DuckDBPyConnection, schema: Schema | None = None) -> int
         con.execute(view.ddl())
     if version < schema.version:
         con.execute(
-            "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+            "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES (?, ?, ?)",
             [schema.version, dt.datetime.now(dt.UTC).replace(tzinfo=None), schema.checksum],
         )
     return schema.version
