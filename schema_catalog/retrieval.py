@@ -27,6 +27,7 @@ _FUZZY_VALUE_BOOST = 0.35
 _PROPAGATE_TO_COLUMNS = 0.9
 _PROPAGATE_TO_TABLES = 0.9
 _VECTOR_CANDIDATES = 100
+_ROOT_METRIC_SCORE = 0.7  # cosine alone rarely passes 0.6; above this the metric was also named by a synonym
 _TIME_BOOST = 0.25
 # Words that ask for a time filter or a time axis: the time columns of the chosen tables are then needed in the SQL.
 _TEMPORAL = frozenset(
@@ -93,7 +94,7 @@ class RetrievedContext:
             m = cat.metrics[name]
             defs = "; ".join(f"{d.sql} FROM {d.table}" for d in m.definitions)
             lines.append(f"METRIC {name} ({m.label}): {defs}")
-        lines += [f"JOIN {j.sql}" for j in self.joins]
+        lines += [j.sql for j in self.joins]
         lines += [f"VALUE '{v.value}' is {v.table}.{v.column} (question says '{v.matched_text}')" for v in self.values]
         lines += [f"EXAMPLE Q: {e.question}\nSQL: {e.sql}" for e in self.examples]
         return "\n".join(lines)
@@ -271,7 +272,17 @@ class Retriever:
                 table_scores[t] = max(table_scores[t], scores[f"dimension:{name}"] * _PROPAGATE_TO_TABLES)
         ranked = sorted(table_scores, key=lambda t: (-table_scores[t], t))
         tables = ranked[:k]
-        joins = _connect(st.catalog, tables[: min(k, 4)])
+        # Join only tables the question evidently needs (a top metric, dimension or column lives there): a table
+        # ranked high on words alone (partner_lenders for "partner ... lender") would add a fan-out join.
+        evidence = {st.catalog.metrics[n].definitions[0].table for n in metrics[:3]}
+        evidence |= {st.catalog.dimensions[n].definitions[0].table for n in dimensions[:3]}
+        evidence |= {qc.split(".", 1)[0] for qc in columns[:5]}
+        needed = [t for t in tables if t in evidence][:4]
+        if metrics and scores[f"metric:{metrics[0]}"] >= _ROOT_METRIC_SCORE:
+            # a clearly named metric decides the FROM table; everything else is joined to it
+            base = st.catalog.metrics[metrics[0]].definitions[0].table
+            needed = [base, *(t for t in needed if t != base)]
+        joins = _connect(st.catalog, needed)
         for j in joins:
             for t in (j.left_table, j.right_table):
                 if t not in tables:
