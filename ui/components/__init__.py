@@ -1,0 +1,1 @@
+"""Reusable Streamlit rendering pieces (answers, result tables, messages)."""
