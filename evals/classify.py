@@ -6,8 +6,9 @@ predicted SQL are compared in a fixed order; the first difference names the caus
 
 1. outcome first: ``timeout``, ``blocked`` (the guardrails refused every attempt at an answerable question),
    ``cannot_answer`` (the copilot abstained on an answerable question), ``error`` (engine error, backend down);
-2. then the SQL: ``wrong_table`` (different set of tables read), ``wrong_grouping`` (different GROUP BY columns),
-   ``wrong_aggregation`` (different aggregate functions), ``wrong_order`` (right rows, wrong order),
+2. then the SQL: ``wrong_table`` (the aggregates read different fact tables; lookups joined for labels or filters do
+   not count), ``wrong_grouping`` (different GROUP BY columns), ``wrong_aggregation`` (a gold aggregate function
+   is missing), ``wrong_order`` (right rows, wrong order),
    ``wrong_columns`` (columns missing or too many), else ``wrong_filter`` (same shape, different rows: a filter or
    time window differs).
 
@@ -19,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import traverse_scope
 
 from evals.compare import Comparison
-from evals.leaks import columns_read
+from evals.leaks import columns_read, qualified_tree
 
 Cause = Literal[
     "correct", "timeout", "blocked", "cannot_answer", "error", "wrong_table", "wrong_grouping", "wrong_aggregation",
@@ -40,6 +41,7 @@ class SqlShape:
     """What the classifier compares between two queries."""
 
     tables: frozenset[str]
+    """Fact tables: what the aggregates read (``count(*)``: the table it counts), not lookups joined for labels."""
     group_columns: frozenset[str]
     aggregates: frozenset[str]
 
@@ -50,8 +52,21 @@ def _column_names(node: exp.Expr) -> set[str]:
 
 def sql_shape(sql: str) -> SqlShape:
     """Tables, GROUP BY column names and aggregate function names of ``sql`` (outermost and nested alike)."""
-    tables = frozenset(t for t, c in columns_read(sql) if c == "*")
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = qualified_tree(sql)
+    tables: set[str] = set()
+    for sql_scope in traverse_scope(tree):
+        select = sql_scope.expression
+        for agg in select.find_all(exp.AggFunc):
+            cols = list(agg.find_all(exp.Column))
+            for col in cols:
+                source = sql_scope.sources.get(col.table)
+                if isinstance(source, exp.Table):
+                    tables.add(source.name.lower())
+            from_ = select.args.get("from") if isinstance(select, exp.Select) else None
+            if not cols and from_ is not None and isinstance(from_.this, exp.Table):
+                tables.add(from_.this.name.lower())
+    if not tables:  # no aggregate: a listing; every table read counts
+        tables = {t for t, c in columns_read(sql) if c == "*"}
     groups: set[str] = set()
     for select in tree.find_all(exp.Select):
         group = select.args.get("group")
@@ -69,7 +84,7 @@ def sql_shape(sql: str) -> SqlShape:
                 e = alias.this if alias is not None else e
             groups |= _column_names(e)
     aggs = frozenset(type(a).__name__.lower() for a in tree.find_all(exp.AggFunc))
-    return SqlShape(tables, frozenset(groups), aggs)
+    return SqlShape(frozenset(tables), frozenset(groups), aggs)
 
 
 def classify(
@@ -97,7 +112,7 @@ def classify(
         return "wrong_table"
     if gold.group_columns != pred.group_columns:
         return "wrong_grouping"
-    if gold.aggregates != pred.aggregates:
+    if not gold.aggregates <= pred.aggregates:  # an extra count next to the asked-for rate is not the mistake
         return "wrong_aggregation"
     if comparison.reason == "order":
         return "wrong_order"

@@ -55,6 +55,11 @@ class GateResult:
                 f"{self.tolerance:.1%}), leaks {self.leaks}")
 
 
+def gate_verdict(accuracy: float, leaks: int, baseline: float, tolerance: float) -> bool:
+    """Pass iff accuracy is within ``tolerance`` of the baseline (or above it) and nothing leaked."""
+    return accuracy >= baseline - tolerance - 1e-12 and leaks == 0
+
+
 def load_baselines(path: Path) -> dict[str, dict]:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
@@ -92,5 +97,5 @@ def check_gate(replica: Path, out_dir: Path, path: Path, size: int, tolerance: f
         raise BaselineMissingError(f"no gate baseline for world {key!r} in {path}; run `python -m evals baseline`")
     results, m = run_gate_subset(replica, out_dir, size)
     accuracy = m.execution_accuracy or 0.0
-    passed = accuracy >= baseline["execution_accuracy"] - tolerance and m.leaks == 0
+    passed = gate_verdict(accuracy, m.leaks, baseline["execution_accuracy"], tolerance)
     return GateResult(passed, accuracy, baseline["execution_accuracy"], tolerance, m.leaks, m, results)

@@ -76,14 +76,19 @@ def _contract_types(schema: Schema) -> dict[str, dict[str, str]]:
     return {t.name: {c.name: c.type for c in t.columns} for t in schema.tables.values()}
 
 
-def columns_read(sql: str, schema: Schema | None = None) -> set[tuple[str, str]]:
-    """Every (table, column) an SQL statement reads, plus ``(table, "*")`` for each table it reads at all."""
+def qualified_tree(sql: str, schema: Schema | None = None) -> exp.Expr:
+    """``sql`` parsed and, where possible, qualified against the warehouse contract (raises on unparsable SQL)."""
     schema = schema or load_schema()
     tree = sqlglot.parse_one(sql, read="duckdb")
-    with contextlib.suppress(SqlglotError):  # unqualifiable SQL: tables are still found below, columns best-effort
+    with contextlib.suppress(SqlglotError):  # unqualifiable SQL: tables are still found, columns best-effort
         tree = qualify(tree, schema=_contract_types(schema), dialect="duckdb", validate_qualify_columns=False)
+    return tree
+
+
+def columns_read(sql: str, schema: Schema | None = None) -> set[tuple[str, str]]:
+    """Every (table, column) an SQL statement reads, plus ``(table, "*")`` for each table it reads at all."""
     used: set[tuple[str, str]] = set()
-    for sql_scope in traverse_scope(tree):
+    for sql_scope in traverse_scope(qualified_tree(sql, schema)):
         for source in sql_scope.sources.values():
             if isinstance(source, exp.Table):
                 used.add((source.name.lower(), "*"))

@@ -99,8 +99,7 @@ class GoldRunner:
 def make_copilot(replica: Path, audit_dir: Path, *, use_retrieval: bool = True) -> Copilot:
     """A Copilot on ``replica`` whose audit log goes to ``audit_dir`` (never data/)."""
     audit_dir.mkdir(parents=True, exist_ok=True)
-    settings = CopilotSettings(audit_path=audit_dir / "audit.jsonl", candidates_path=audit_dir / "candidates.jsonl",
-                               replica_path=replica)
+    settings = CopilotSettings(audit_path=audit_dir / "audit.jsonl", replica_path=replica)
     return Copilot(settings, replica=replica, use_retrieval=use_retrieval)
 
 
