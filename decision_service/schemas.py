@@ -158,7 +158,7 @@ class DecisionResponse(BaseModel):
     provenance: dict[str, Provenance] = Field(description="Per feature name: its source and age in seconds.")
     offers: list[Offer]
     not_matched: list[NotMatched]
-    timings_ms: dict[str, float] = Field(description="Milliseconds per stage (auth, bureau, features, scoring ...).")
+    timings_ms: dict[str, float] = Field(description="Milliseconds per stage (bureau, scoring, log, total).")
     replayed: bool = Field(description="True when this is the stored answer to a repeated Idempotency-Key.")
 
 

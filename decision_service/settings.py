@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     scoring_threads: int = Field(default=4, ge=1)
     """Threads that run model scoring (numpy/LightGBM release the GIL), so a hanging model cannot block the loop."""
 
+    scoring_max_batch: int = Field(default=64, ge=1)
+    """Most requests scored together in one micro-batch (requests arriving during a batch form the next one)."""
+
     # --- bureau ---
     bureau_url: str = "http://127.0.0.1:8701"
     """Base URL of the credit bureau (the simulator in development)."""

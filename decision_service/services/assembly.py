@@ -109,9 +109,9 @@ class ApplicantDirectory:
 _NAN_BUREAU = {k: np.array([np.nan]) for k in BUREAU_KEYS}
 
 
-def assemble_features(req: DecisionRequest, bureau: BureauResult, applicant: ApplicantInfo,
-                      received_at: dt.datetime) -> dict[str, np.ndarray]:
-    """The model's feature vector for this request (n=1 arrays), through the shared feature module."""
+def raw_inputs(req: DecisionRequest, bureau: BureauResult, applicant: ApplicantInfo, received_at: dt.datetime
+               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The (app, bureau, history) column arrays (n=1) that ``build_features`` takes; batched by the scorer."""
     a = req.application
     app = {
         "requested_amount": np.array([a.requested_amount]),
@@ -128,7 +128,13 @@ def assemble_features(req: DecisionRequest, bureau: BureauResult, applicant: App
     else:
         r = bureau.report
         b = {k: np.array([np.nan if r.get(k) is None else float(r[k])]) for k in BUREAU_KEYS}
-    return build_features(app, b, applicant.history)
+    return app, b, applicant.history
+
+
+def assemble_features(req: DecisionRequest, bureau: BureauResult, applicant: ApplicantInfo,
+                      received_at: dt.datetime) -> dict[str, np.ndarray]:
+    """The model's feature vector for this request alone (n=1), through the shared feature module."""
+    return build_features(*raw_inputs(req, bureau, applicant, received_at))
 
 
 def provenance(bureau: BureauResult, applicant: ApplicantInfo) -> dict[str, dict[str, Any]]:

@@ -19,10 +19,11 @@ from decision_service.bureau.client import BureauClient, BureauService
 from decision_service.decision_log.outbox import Outbox
 from decision_service.services.assembly import ApplicantDirectory
 from decision_service.services.auth import ApiKeyAuthenticator
-from decision_service.services.decisions import DecisionEngine, DecisionOrchestrator, Marketplace
+from decision_service.services.decisions import DecisionOrchestrator, Marketplace
 from decision_service.services.idempotency import IdempotencyStore
 from decision_service.services.ratelimit import RateLimiter
 from decision_service.services.redis_guard import RedisGuard
+from decision_service.services.scoring import BatchScorer, DecisionEngine
 from decision_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,9 @@ class ServiceContainer:
         self.registry = _load_registry(settings.model_dir)
         self.policies = _load_policies(sorted(self.marketplace.lender_names), settings.policy_dir)
         self.executor = ThreadPoolExecutor(max_workers=settings.scoring_threads, thread_name_prefix="score")
-        self.engine = DecisionEngine(self.registry, self.policies, self.executor, settings.model_timeout_s)
+        self.engine = DecisionEngine(self.registry, self.policies)
+        self.scorer = BatchScorer(self.engine, self.executor, settings.model_timeout_s,
+                                  max_batch=settings.scoring_max_batch)
         self.bureau_client = BureauClient(
             settings.bureau_url, timeout_s=settings.bureau_timeout_s, retries=settings.bureau_retries,
             budget_s=settings.bureau_budget_s, breaker_fail_max=settings.breaker_fail_max,
@@ -77,7 +80,7 @@ class ServiceContainer:
         self.directory = ApplicantDirectory(replica_path)
         self.outbox = Outbox(settings.outbox_dir, segment_bytes=settings.outbox_segment_bytes,
                              group_commit_ms=settings.outbox_group_commit_ms)
-        self.orchestrator = DecisionOrchestrator(self.bureau, self.directory, self.engine, self.marketplace,
+        self.orchestrator = DecisionOrchestrator(self.bureau, self.directory, self.scorer, self.marketplace,
                                                  self.outbox)
         self._reloader: asyncio.Task[None] | None = None
 
@@ -111,6 +114,7 @@ class ServiceContainer:
     async def start(self) -> None:
         replayed = self.idempotency.replay_outbox(self.settings.outbox_dir)
         await self.outbox.start()
+        await self.scorer.start()
         self._reloader = asyncio.create_task(self._reload_models(), name="registry-reload")
         log.info("decision service started", extra={"idempotency_keys_replayed": replayed,
                                                      "models": self.models_status(),
@@ -119,6 +123,7 @@ class ServiceContainer:
     async def stop(self) -> None:
         if self._reloader is not None:
             self._reloader.cancel()
+        await self.scorer.stop()
         await self.outbox.close()
         await self.bureau_client.aclose()
         await self.redis.close()

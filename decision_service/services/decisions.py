@@ -16,31 +16,22 @@ import asyncio
 import logging
 import math
 import time
-import uuid
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from decision_service.bureau.client import BureauResult, BureauService
-from decision_service.features import FEATURE_NAMES, to_matrix
-from decision_service.observability import DECISIONS, FALLBACKS, FEATURE_SOURCE, LENDER_SECONDS, STAGE_SECONDS
+from decision_service.features import FEATURE_NAMES
+from decision_service.observability import FEATURE_SOURCE, STAGE_SECONDS
 from decision_service.schemas import DecisionRequest
-from decision_service.services.assembly import (
-    ApplicantDirectory,
-    ApplicantInfo,
-    assemble_features,
-    now_ist,
-    provenance,
-)
+from decision_service.services.assembly import ApplicantDirectory, ApplicantInfo, now_ist, provenance, raw_inputs
+from decision_service.services.ids import new_id
+from decision_service.services.scoring import BatchScorer, LenderOutcome
 
 log = logging.getLogger(__name__)
 
-FALLBACK_MODEL_ID = "fallback-rules"
-FALLBACK_MODEL_VERSION = "fallback-1"
-MAX_REASONS = 4
 
 
 @dataclass(frozen=True)
@@ -75,131 +66,19 @@ class Marketplace:
         return cls(names, {p: tuple(lid for lid in ls if lid in names) for p, ls in PARTNER_LENDERS.items()})
 
 
-@dataclass
-class LenderOutcome:
-    lender_id: str
-    decision: str
-    score: float
-    offered_amount: float | None
-    offered_apr: float | None
-    offered_tenure_months: int | None
-    emi: float | None
-    reason_codes: list[str]
-    model_id: str
-    model_version: str | None
-    policy_version: str | None
-    fallback_used: bool
-    latency_ms: float = 0.0
-    decision_id: str = field(default_factory=lambda: "D" + uuid.uuid4().hex[:23])
-
-
-def _num(x: Any) -> float | None:
-    v = float(x)
-    return None if math.isnan(v) else v
-
-
-def _outcome(lender_id: str, pd: np.ndarray, res: Any, reasons: list[str], model_id: str, model_version: str | None,
-             policy_version: str | None, fallback: bool) -> LenderOutcome:
-    seen: list[str] = []
-    for code in reasons:
-        if code not in seen:
-            seen.append(code)
-    tenure = _num(res.offered_tenure_months[0])
-    approve = res.decision[0] == "approve"
-    return LenderOutcome(
-        lender_id=lender_id, decision=str(res.decision[0]), score=float(pd[0]),
-        offered_amount=_num(res.offered_amount[0]) if approve else None,
-        offered_apr=_num(res.offered_apr[0]) if approve else None,
-        offered_tenure_months=int(tenure) if approve and tenure is not None else None,
-        emi=_num(res.emi[0]) if approve else None,
-        reason_codes=[] if approve else seen[:MAX_REASONS],
-        model_id=model_id, model_version=model_version, policy_version=policy_version, fallback_used=fallback,
-    )
-
-
-class DecisionEngine:
-    """Scores one application for a set of lenders, in parallel, with per-lender timeouts and fallback."""
-
-    def __init__(self, registry: Any, policies: dict[str, Any], executor: Executor, model_timeout_s: float) -> None:
-        self.registry = registry
-        self.policies = policies
-        self.executor = executor
-        self.model_timeout_s = model_timeout_s
-        try:
-            from decision_service.registry import NoChampionError, UnknownModelError
-
-            self._unavailable: tuple[type[Exception], ...] = (NoChampionError, UnknownModelError)
-        except ImportError:
-            self._unavailable = (LookupError,)
-
-    def score_sync(self, lender_id: str, features: dict[str, np.ndarray]) -> LenderOutcome:
-        """Model + policy (+ reasons when owed) for one lender; runs in a worker thread."""
-        model = self.registry.champion(lender_id)
-        policy = self.policies[lender_id]
-        X = to_matrix(features, model.feature_names)
-        pd = model.predict_pd(X)
-        res = policy.decide(pd, features, model.thresholds)
-        reasons = list(res.rule_reasons[0])
-        if res.decision[0] != "approve":
-            reasons += list(model.reason_codes(X, k=MAX_REASONS)[0])
-        return _outcome(lender_id, pd, res, reasons, str(model.model_id), str(model.version), policy.version, False)
-
-    def fallback_sync(self, lender_id: str, features: dict[str, np.ndarray], why: str) -> LenderOutcome:
-        """The conservative rule-based answer for one lender (cheap: runs inline)."""
-        FALLBACKS.labels(lender_id, why).inc()
-        policy = self.policies.get(lender_id)
-        if policy is None:
-            return LenderOutcome(lender_id, "refer", float("nan"), None, None, None, None,
-                                 ["FALLBACK_DECISION", "FALLBACK_MANUAL_REVIEW"], FALLBACK_MODEL_ID,
-                                 FALLBACK_MODEL_VERSION, None, True)
-        from decision_service.fallback import fallback_decide
-
-        pd, res = fallback_decide(features, policy)
-        return _outcome(lender_id, pd, res, list(res.rule_reasons[0]), FALLBACK_MODEL_ID, FALLBACK_MODEL_VERSION,
-                        policy.version, True)
-
-    async def _one(self, lender_id: str, features: dict[str, np.ndarray], bureau_ok: bool) -> LenderOutcome:
-        t0 = time.perf_counter()
-        if not bureau_ok:
-            out = self.fallback_sync(lender_id, features, "bureau_unavailable")
-        elif self.registry is None or lender_id not in self.policies:
-            out = self.fallback_sync(lender_id, features, "model_unavailable")
-        else:
-            loop = asyncio.get_running_loop()
-            try:
-                out = await asyncio.wait_for(
-                    loop.run_in_executor(self.executor, self.score_sync, lender_id, features), self.model_timeout_s)
-            except TimeoutError:
-                out = self.fallback_sync(lender_id, features, "timeout")
-            except self._unavailable as exc:  # no champion deployed for this lender: expected, not a crash
-                log.warning("no model for lender; fallback decides", extra={"lender_id": lender_id, "error": str(exc)})
-                out = self.fallback_sync(lender_id, features, "model_unavailable")
-            except Exception:
-                log.exception("model failed; fallback decides", extra={"lender_id": lender_id})
-                out = self.fallback_sync(lender_id, features, "error")
-        elapsed = time.perf_counter() - t0
-        out.latency_ms = round(elapsed * 1000, 3)
-        LENDER_SECONDS.labels(lender_id).observe(elapsed)
-        DECISIONS.labels(lender_id, out.decision).inc()
-        return out
-
-    async def decide(self, lenders: tuple[str, ...], features: dict[str, np.ndarray],
-                     bureau_ok: bool) -> list[LenderOutcome]:
-        return list(await asyncio.gather(*(self._one(lid, features, bureau_ok) for lid in lenders)))
-
-
 def _features_row(features: dict[str, np.ndarray]) -> dict[str, float | None]:
-    return {k: _num(features[k][0]) for k in FEATURE_NAMES}
+    row = {k: float(features[k][0]) for k in FEATURE_NAMES}
+    return {k: None if math.isnan(v) else v for k, v in row.items()}
 
 
 class DecisionOrchestrator:
     """One request end to end: bureau + history, features, lenders, outbox record, response body."""
 
-    def __init__(self, bureau: BureauService, directory: ApplicantDirectory, engine: DecisionEngine,
+    def __init__(self, bureau: BureauService, directory: ApplicantDirectory, scorer: BatchScorer,
                  marketplace: Marketplace, outbox: Any, lookup_timeout_s: float = 0.25) -> None:
         self.bureau = bureau
         self.directory = directory
-        self.engine = engine
+        self.scorer = scorer
         self.marketplace = marketplace
         self.outbox = outbox
         self.lookup_timeout_s = lookup_timeout_s
@@ -230,15 +109,12 @@ class DecisionOrchestrator:
         FEATURE_SOURCE.labels(bureau.source).inc()
 
         t = time.perf_counter()
-        features = assemble_features(req, bureau, applicant, received_at)
-        timings["features"] = (time.perf_counter() - t) * 1000
-
-        t = time.perf_counter()
+        app, bureau_cols, history = raw_inputs(req, bureau, applicant, received_at)
         lenders = self.marketplace.partner_lenders.get(partner_id, ())
-        outcomes = await self.engine.decide(lenders, features, bureau.report is not None)
-        timings["scoring"] = (time.perf_counter() - t) * 1000
+        features, outcomes = await self.scorer.submit(app, bureau_cols, history, lenders, bureau.report is not None)
+        timings["scoring"] = (time.perf_counter() - t) * 1000  # features + every lender, batched with neighbours
 
-        application_id = "RA" + uuid.uuid4().hex[:22]
+        application_id = new_id("RA")
         decided_at = now_ist()
         total_ms = (time.perf_counter() - started) * 1000
         response = self._response(request_id, application_id, applicant.applicant_id, partner_id, decided_at,

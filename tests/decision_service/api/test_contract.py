@@ -52,7 +52,7 @@ def test_decision_lists_every_lender_with_offers_and_reasons(api: ApiServer) -> 
     for n in d["not_matched"]:
         assert n["decision"] in ("refer", "decline") and 1 <= len(n["reason_codes"]) <= 4
     assert d["feature_source"] in ("live", "cache")
-    assert {"bureau", "features", "scoring", "log", "total"} <= set(d["timings_ms"])
+    assert {"bureau", "scoring", "log", "total"} <= set(d["timings_ms"])
     assert d["provenance"]["bureau_score"]["source"] == d["feature_source"]
     assert d["provenance"]["monthly_income"]["source"] == "request"
 
