@@ -42,7 +42,9 @@ def print_answer(answer: Answer) -> None:
         print(f"Cannot answer: {answer.reason}")
         return
     print(f"-- {answer.explanation}\n-- backend: {answer.backend}, confidence {answer.confidence:.2f}")
-    print(answer.sql, end="\n\n")
+    import sqlglot
+
+    print(sqlglot.transpile(answer.sql or "", read="duckdb", write="duckdb", pretty=True)[0], end="\n\n")
     assert answer.rows is not None
     print(_table(answer.rows.columns, answer.rows.rows), end="\n\n")
     print(answer.caption)

@@ -146,7 +146,13 @@ class Copilot:
             team_scope(team)
         except CatalogUnknownTeam as err:
             raise UnknownTeamError(str(err)) from None
-        text = check_question(question, self.settings.max_question_chars)
+        try:
+            text = check_question(question, self.settings.max_question_chars)
+        except InvalidQuestionError:
+            bad = question[:2000] if isinstance(question, str) else repr(question)[:2000]
+            write_audit(AuditRecord(user_name=user, team=team, question=bad, sql=None, outcome="error",
+                                    latency_ms=_ms(t0)), self.settings.audit_path)
+            raise
         answer = Answer(question=text, team=team, user=user)
         if not looks_english(text):
             answer.cannot_answer = True

@@ -27,3 +27,18 @@ def copilot(small_world, settings: CopilotSettings) -> Iterator[Copilot]:
     c = Copilot(settings, replica=small_world.replica, use_retrieval=False)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="session")
+def decided_world(small_world, trained_registry, tmp_path_factory: pytest.TempPathFactory):
+    """A private copy of ``small_world`` with decisions, loans and repayments from the real backfill."""
+    import shutil
+
+    from decision_service.backfill.run import run_backfill
+    from decision_service.registry import ModelRegistry
+
+    root = tmp_path_factory.mktemp("decided_world")
+    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
+    shutil.copyfile(small_world.path, path)
+    run_backfill(path, registry=ModelRegistry(trained_registry), progress=False, replica_path=replica)
+    return replica

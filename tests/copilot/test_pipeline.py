@@ -63,6 +63,7 @@ def test_bad_input_is_a_typed_error(copilot: Copilot, question: str, code: str) 
     with pytest.raises(InvalidQuestionError) as info:
         copilot.ask(question, "risk")
     assert info.value.code == code
+    assert read_audit(copilot.settings.audit_path)[-1].outcome == "error"  # refused input is audited too
 
 
 def test_unknown_team(copilot: Copilot) -> None:
