@@ -51,6 +51,7 @@ def configure_logging(level: str = "INFO") -> None:
         lg.handlers[:] = []
         lg.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the request middleware logs one richer line instead
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per bureau call is noise on the hot path
 
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
