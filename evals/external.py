@@ -162,8 +162,26 @@ def load_duckdb_nsql(root: Path) -> list[ExternalQuestion]:
 
 
 def load_spider_dk(root: Path) -> list[ExternalQuestion]:
+    """Questions whose database ships here (the three ``SPIDER_DK_DBS`` whose SQLite file is present)."""
     items = json.loads((root / "Spider-DK.json").read_text())
-    return [ExternalQuestion(i["db_id"], i["question"], i["query"]) for i in items if i["db_id"] in SPIDER_DK_DBS]
+    present = {d for d in SPIDER_DK_DBS if (root / "database" / d / f"{d}.sqlite").exists()}
+    return [ExternalQuestion(i["db_id"], i["question"], i["query"]) for i in items if i["db_id"] in present]
+
+
+def _column_type(values: list[Any]) -> str:
+    """DuckDB type for a SQLite column from its *values* (SQLite is dynamically typed; Spider declares ages and
+    years as text but stores numbers, and its gold SQL compares them with numbers)."""
+    present = [v for v in values if v is not None and v != ""]
+
+    def number(v: Any) -> float | None:
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+
+    if present and all(number(v) is not None for v in present):
+        return "BIGINT" if all(float(v).is_integer() and "." not in str(v) for v in present) else "DOUBLE"
+    return "VARCHAR"
 
 
 def sqlite_to_duckdb(sqlite_path: Path, target: Path) -> Path:
@@ -176,9 +194,7 @@ def sqlite_to_duckdb(sqlite_path: Path, target: Path) -> Path:
             cur = src.execute(f'SELECT * FROM "{name}"')
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
-            decl = {r[1]: (r[2] or "").upper() for r in src.execute(f'PRAGMA table_info("{name}")')}
-            types = ["BIGINT" if "INT" in decl.get(c, "") else "DOUBLE" if any(k in decl.get(c, "") for k in
-                     ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL")) else "VARCHAR" for c in cols]
+            types = [_column_type([r[i] for r in rows]) for i in range(len(cols))]
             dst.execute(f'CREATE TABLE "{name}" (' + ", ".join(f'"{c}" {t}' for c, t in zip(cols, types,
                                                                                           strict=True)) + ")")
             if rows:
@@ -250,9 +266,10 @@ def _databases(dataset: str, root: Path) -> Iterator[tuple[list[ExternalQuestion
         yield qs, {d: root / "databases" / d / f"{d}.duckdb" for d in {q.db_id for q in qs}}, ("duckdb",)
         return
     with tempfile.TemporaryDirectory(prefix="spider_dk_") as tmp:
+        qs = load_spider_dk(root)
         dbs = {d: sqlite_to_duckdb(root / "database" / d / f"{d}.sqlite", Path(tmp) / f"{d}.duckdb")
-               for d in SPIDER_DK_DBS}
-        yield load_spider_dk(root), dbs, ("sqlite", "mysql")
+               for d in sorted({q.db_id for q in qs})}
+        yield qs, dbs, ("sqlite", "mysql")
 
 
 def run_external(dataset: str, *, backends: list[str], datasets_dir: Path, out_dir: Path,
