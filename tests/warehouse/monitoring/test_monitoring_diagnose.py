@@ -40,7 +40,7 @@ def test_default_world_new_partner_is_the_main_cause(monitored_world: Path) -> N
 @pytest.mark.parametrize(("scenario", "kind", "subject"), [
     ("bureau_format_change", "bureau_reporting_change", ("feature", "dpd30_count_12m")),
     ("feature_zero", "feature_zero_default", ("feature", "utilisation_pct")),
-    ("threshold_misconfig", "threshold_policy_change", ("lender_id", "L03")),
+    ("threshold_misconfig", "threshold_policy_change", ("lender_id", "L04")),
 ])
 def test_each_injected_cause_is_ranked_first(scenario_world, scenario: str, kind: str,
                                              subject: tuple[str, str]) -> None:
