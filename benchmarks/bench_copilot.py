@@ -60,6 +60,7 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=None, help="applications per day (default: generator's)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--team", default="risk")
+    parser.add_argument("--model-dir", type=Path, help="model registry: backfill decisions into the generated world")
     parser.add_argument("--index", action="store_true", help="build a Chroma index and time retrieval too")
     parser.add_argument("--local", type=int, default=0, help="also time the local model on N questions")
     args = parser.parse_args()
@@ -78,6 +79,13 @@ def main() -> int:
         with writer(tmp / "warehouse.duckdb") as con:
             publish_replica(con, tmp / "replica.duckdb")
         replica = tmp / "replica.duckdb"
+        if args.model_dir:
+            from decision_service.backfill.run import run_backfill
+            from decision_service.registry import ModelRegistry
+
+            t1 = time.perf_counter()
+            run_backfill(tmp / "warehouse.duckdb", registry=ModelRegistry(args.model_dir), replica_path=replica)
+            print(f"backfilled decisions in {time.perf_counter() - t1:.0f} s")
         print(f"generated world {kwargs or 'default'} in {time.perf_counter() - t0:.0f} s")
     if args.index:
         from schema_catalog.catalog import extract_samples
