@@ -47,6 +47,10 @@ def markdown(boards: list[Scoreboard], results: dict[str, list[QuestionResult]],
         lines += ["", "Failure causes: " + ", ".join(f"{k} {v}" for k, v in b.overall.causes.items()), ""]
         if b.overall.gold_errors:
             lines += [f"**{b.overall.gold_errors} gold queries failed** and were excluded from accuracy.", ""]
+        if b.overall.gold_empty:
+            empty = [r.id for r in results.get(b.backend, []) if r.expect == "answer" and r.gold_rows == 0]
+            lines += [f"{b.overall.gold_empty} answerable questions have an **empty gold result** on this world "
+                      f"(scored as usual; a match there proves little): {', '.join(empty)}", ""]
         failures: dict[str, list[QuestionResult]] = {}
         for r in results.get(b.backend, []):
             if r.cause not in ("correct", "abstained"):

@@ -47,6 +47,8 @@ class Metrics(BaseModel):
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     gold_errors: int
+    gold_empty: int
+    """Answerable questions whose gold result is empty on this world (a match there proves little: look at them)."""
     causes: dict[str, int]
 
 
@@ -71,6 +73,7 @@ def metrics(results: Iterable[QuestionResult]) -> Metrics:
         latency_p50_ms=round(float(np.percentile(lat, 50)), 1) if len(lat) else None,
         latency_p95_ms=round(float(np.percentile(lat, 95)), 1) if len(lat) else None,
         gold_errors=sum(r.expect == "answer" and r.correct is None for r in rs),
+        gold_empty=sum(r.expect == "answer" and r.gold_rows == 0 for r in rs),
         causes=dict(Counter(r.cause for r in rs).most_common()),
     )
 
