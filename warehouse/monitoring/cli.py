@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from warehouse.db import connect_reader, connect_writer, publish_replica
-from warehouse.monitoring.diagnose import METRICS, Window, diagnose
+from warehouse.monitoring.config import MonitoringConfigError
+from warehouse.monitoring.diagnose import METRICS, EmptyWindowError, Window, diagnose
+from warehouse.monitoring.job import NoDecisionsError
 from warehouse.monitoring.report import write_report
 from warehouse.monitoring.runner import run_monitoring
 from warehouse.monitoring.settings import get_settings
@@ -37,13 +39,21 @@ def add_diagnose_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="report directory (default: artifacts/diagnostics)")
 
 
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
 def monitor(args: argparse.Namespace) -> int:
+    """Run the job; a known failure (no decisions, bad config) is one line on stderr and exit code 1."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     con = connect_writer(args.path)
     try:
         summary = run_monitoring(con, start=args.date, end=args.date, progress=not args.no_progress)
         if args.publish:
             publish_replica(con)
+    except (NoDecisionsError, MonitoringConfigError) as exc:
+        return _fail(exc)
     finally:
         con.close()
     print(summary.format())
@@ -51,9 +61,12 @@ def monitor(args: argparse.Namespace) -> int:
 
 
 def diagnose_command(args: argparse.Namespace) -> int:
+    """Diagnose, print the ranked causes and write the JSON + HTML report."""
     con = connect_reader(args.path)
     try:
         d = diagnose(con, args.metric, args.baseline, args.current)
+    except (EmptyWindowError, MonitoringConfigError) as exc:
+        return _fail(exc)
     finally:
         con.close()
     json_path, html_path = write_report(d, args.out or get_settings().artifacts_dir)

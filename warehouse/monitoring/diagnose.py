@@ -237,7 +237,7 @@ def diagnose(con: DuckDBPyConnection, metric: str, baseline: Window | str, curre
     causes.append(Cause(
         "mix_shift", f"Partner mix shift, led by {top['partner_id']} ({top['name']}, {top['channel_type']}, "
         f"{top['status']})", float(mix), share(mix),
-        f"{top['partner_id']} went from {top['s_b']:.1%} to {top['s_c']:.1%} of decisions with a {metric} of "
+        f"{top['partner_id']} went from {top['s_b']:.1%} to {top['s_c']:.1%} of decisions with {metric} at "
         f"{top['r_c']:.1%} against {rest_rate:.1%} for the other partners; on its own it moves the rate by "
         f"{top['mix'] * 100:+.2f} points ({share(top['mix']):.0%} of the change).",
         {"partner_contributions": {r.partner_id: round(float(r.mix), 6) for r in t.itertuples()},
