@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from copilot.cli import answer_json
-from copilot.errors import AuthError, CopilotError, ForbiddenTeamError
+from copilot.errors import AuthError, CopilotError, FeedbackError, ForbiddenTeamError
 from copilot.models import Answer
 from copilot.pipeline import Copilot
 from copilot.settings import CopilotSettings, get_settings
@@ -29,6 +29,14 @@ class AskBody(BaseModel):
     team: str | None = Field(None, description="defaults to the token's team; any other team is refused")
     user: str = "api"
     backend: Literal["auto", "semantic", "local", "openai"] | None = None
+
+
+class FeedbackBody(BaseModel):
+    question: str = Field(min_length=1, max_length=2_000)
+    sql: str = Field(min_length=1, max_length=20_000, description="the SQL of the answer being judged")
+    action: Literal["accept", "correct"]
+    corrected_sql: str | None = Field(None, max_length=20_000)
+    user: str = "api"
 
 
 def _error(status: int, code: str, message: str, field: str | None, request_id: str) -> JSONResponse:
@@ -90,5 +98,21 @@ def create_app(copilot: Copilot | None = None, settings: CopilotSettings | None 
         answer: Answer = await run_in_threadpool(get_copilot().ask, body.question, team, body.user,
                                                  backend=body.backend)
         return {**answer_json(answer), "request_id": request.state.request_id}
+
+    @app.post("/v1/feedback")
+    async def feedback(body: FeedbackBody, request: Request) -> dict[str, Any]:
+        """Accept an answer (verified after re-validation) or submit corrected SQL (a candidate for review)."""
+        from copilot import feedback as fb
+
+        team = _team_for(request, settings)
+        answer = Answer(question=body.question, team=team, user=body.user, sql=body.sql)
+        if body.action == "accept":
+            stored = await run_in_threadpool(fb.accept, get_copilot(), answer, body.user)
+            return {"query_id": stored.query_id, "status": stored.status, "request_id": request.state.request_id}
+        if not body.corrected_sql:
+            raise FeedbackError("corrected_sql is required to correct an answer", field="corrected_sql")
+        stored, page = await run_in_threadpool(fb.correct, get_copilot(), answer, body.corrected_sql, body.user)
+        return {"query_id": stored.query_id, "status": stored.status, "columns": page.columns, "rows": page.rows,
+                "request_id": request.state.request_id}
 
     return app

@@ -80,3 +80,6 @@ class FeedbackError(CopilotError):
 
     code = "feedback_rejected"
     status = 422
+
+    def __init__(self, message: str, *, field: str | None = "sql") -> None:
+        super().__init__(message, field=field)

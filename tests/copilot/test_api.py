@@ -70,3 +70,19 @@ def test_cannot_answer_is_200_with_reason(api: str) -> None:
                    headers={"Authorization": "Bearer tok-risk"}, timeout=60)
     assert r.status_code == 200 and r.json()["cannot_answer"] is True and r.json()["reason"]
     assert r.json()["sql"] is None
+
+
+def test_feedback(api: str) -> None:
+    auth = {"Authorization": "Bearer tok-growth"}
+    sql = "SELECT purpose, count(*) AS n FROM applications GROUP BY 1"
+    ok = httpx.post(f"{api}/v1/feedback", json={"question": "applications by purpose", "sql": sql,
+                                                 "action": "accept"}, headers=auth, timeout=60)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"] == "verified"
+    fixed = httpx.post(f"{api}/v1/feedback", json={"question": "applications by purpose", "sql": sql,
+                                                    "action": "correct", "corrected_sql": sql + " ORDER BY n DESC"},
+                       headers=auth, timeout=60)
+    assert fixed.status_code == 200 and fixed.json()["status"] == "candidate" and fixed.json()["rows"]
+    bad = httpx.post(f"{api}/v1/feedback", json={"question": "q", "sql": "DELETE FROM applications",
+                                                  "action": "accept"}, headers=auth, timeout=60)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "feedback_rejected"
