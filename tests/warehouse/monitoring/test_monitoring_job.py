@@ -125,3 +125,26 @@ def test_empty_warehouse_is_a_typed_error(tmp_path: Path) -> None:
 
     with writer(tmp_path / "empty.duckdb") as con, pytest.raises(NoDecisionsError):
         run_monitoring(con, progress=False)
+
+
+def test_dashboard_helpers(monitored_world: Path) -> None:
+    from warehouse.monitoring import metric_series, recent_alerts
+
+    with duckdb.connect(str(monitored_world), read_only=True) as con:
+        series = metric_series(con, "approval_rate")
+        p08 = metric_series(con, "volume_share", partner_id="P08")
+        severe = recent_alerts(con, min_severity="alert")
+        with pytest.raises(ValueError, match="min_severity"):
+            recent_alerts(con, min_severity="panic")
+    assert series["metric_date"].is_monotonic_increasing and len(series) == 30
+    assert p08["value"].iloc[-1] > 0.2 and p08["baseline_value"].iloc[0] == 0
+    assert len(severe) and set(severe["severity"]) <= {"alert", "critical"}
+    assert severe["severity"].iloc[0] == "critical" or "critical" not in set(severe["severity"])
+
+
+def test_host_cli_reports_typed_errors(monitored_world: Path, capsys: pytest.CaptureFixture) -> None:
+    from warehouse.__main__ import main as warehouse_main
+
+    code = warehouse_main(["diagnose", "--baseline", "2027-01-01:2027-01-05", "--current", "2026-10-14:2026-10-30",
+                           "--path", str(monitored_world)])
+    assert code == 1 and "no decisions" in capsys.readouterr().err
