@@ -124,7 +124,10 @@ class _Rows:
         }))
 
     def frame(self) -> pd.DataFrame:
-        df = pd.concat(self.parts, ignore_index=True) if self.parts else pd.DataFrame()
+        if not self.parts:
+            return pd.DataFrame(columns=["metric_date", "partner_id", "channel_type", "lender_id", "metric", "feature",
+                                         "value", "baseline_value", "sample_size", "baseline_size", "baseline_scope"])
+        df = pd.concat(self.parts, ignore_index=True)
         df["baseline_value"] = df["baseline_value"].astype("float64").where(df["baseline_value"].notna(), None)
         return df
 

@@ -148,3 +148,13 @@ def test_host_cli_reports_typed_errors(monitored_world: Path, capsys: pytest.Cap
     code = warehouse_main(["diagnose", "--baseline", "2027-01-01:2027-01-05", "--current", "2026-10-14:2026-10-30",
                            "--path", str(monitored_world)])
     assert code == 1 and "no decisions" in capsys.readouterr().err
+
+
+def test_days_without_decisions_write_nothing(monitored_world: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copyfile(monitored_world, path)
+    with writer(path) as con:
+        summary = run_monitoring(con, start=dt.date(2027, 1, 1), end=dt.date(2027, 1, 2), progress=False)
+        assert (summary.metric_rows, summary.alerts_total) == (0, 0)
+        later = con.execute("SELECT count(*) FROM drift_metrics WHERE metric_date >= DATE '2027-01-01'").fetchone()
+    assert later == (0,)
