@@ -106,17 +106,22 @@ def psi_matrix(con: duckdb.DuckDBPyConnection, day: dt.date) -> pd.DataFrame:
 
 
 def open_alerts(con: duckdb.DuckDBPyConnection, limit: int = 500) -> pd.DataFrame:
-    """Open alerts, most severe and newest first."""
-    df = con.execute(f"""
+    """The ``limit`` most severe open alerts, newest first within a severity."""
+    return con.execute(f"""
         SELECT a.severity, a.metric_date, a.metric, a.feature, coalesce(p.name, a.partner_id) AS partner,
                coalesce(l.name, a.lender_id) AS lender, a.value, a.threshold, a.message, a.raised_at
         FROM alerts a LEFT JOIN partners p ON p.partner_id = a.partner_id
         LEFT JOIN lenders l ON l.lender_id = a.lender_id
-        WHERE a.status = 'open' ORDER BY a.metric_date DESC LIMIT {int(limit)}""").df()
-    if df.empty:
-        return df
-    df["_rank"] = df["severity"].map(SEVERITY_ORDER).fillna(9)
-    return df.sort_values(["_rank", "metric_date"], ascending=[True, False], kind="stable").drop(columns="_rank")
+        WHERE a.status = 'open'
+        ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'alert' THEN 1 ELSE 2 END, a.metric_date DESC,
+                 a.alert_id
+        LIMIT {int(limit)}""").df()
+
+
+def open_alert_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Number of open alerts per severity (all of them, not just the listed ones)."""
+    rows = con.execute("SELECT severity, count(*) FROM alerts WHERE status = 'open' GROUP BY ALL").fetchall()
+    return {sev: 0 for sev in SEVERITY_ORDER} | {str(s): int(n) for s, n in rows}
 
 
 def default_windows(first: dt.date, last: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:

@@ -39,7 +39,13 @@ def replica_path() -> Path:
     return Path(copilot_settings().replica_path or warehouse_settings().replica_path)
 
 
-@st.cache_resource(show_spinner="Starting the copilot…")
+def _close(copilot: Copilot) -> None:
+    copilot.close()
+
+
+# Closed on release: DuckDB shares one instance per file per process, and a hardened (configuration-locked) instance
+# left open by a dropped copilot would make the next copilot's executor fail to harden its connection.
+@st.cache_resource(show_spinner="Starting the copilot…", on_release=_close)
 def _copilot(replica: str, use_retrieval: bool) -> Copilot:
     return Copilot(replica=replica, use_retrieval=use_retrieval)
 

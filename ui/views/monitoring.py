@@ -16,6 +16,7 @@ from ui.monitoring_data import (
     daily_rates,
     default_windows,
     latency_percentiles,
+    open_alert_counts,
     open_alerts,
     psi_days,
     psi_matrix,
@@ -51,9 +52,9 @@ def _psi(replica: str, stamp: int) -> tuple[list[dt.date], dict[dt.date, pd.Data
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _alerts(replica: str, stamp: int) -> pd.DataFrame:
+def _alerts(replica: str, stamp: int) -> tuple[pd.DataFrame, dict[str, int]]:
     with replica_con(replica) as con:
-        return open_alerts(con)
+        return open_alerts(con), open_alert_counts(con)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -95,13 +96,16 @@ def _drift_section(replica: str, stamp: int, has_drift: bool) -> None:
 
 
 def _alerts_section(replica: str, stamp: int) -> None:
-    df = _alerts(replica, stamp)
+    df, counts = _alerts(replica, stamp)
     if df.empty:
         st.success("No open alerts.", icon="✅")
         return
     cols = st.columns(3)
     for col, sev in zip(cols, ["critical", "alert", "watch"], strict=True):
-        col.metric(f"{sev} alerts", int((df["severity"] == sev).sum()), border=True)
+        col.metric(f"{sev} alerts", counts.get(sev, 0), border=True)
+    total = sum(counts.values())
+    if total > len(df):
+        st.caption(f"Showing the {len(df):,} most severe and recent of {total:,} open alerts.")
     st.dataframe(df, hide_index=True, height=320)
 
 
