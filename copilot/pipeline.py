@@ -296,6 +296,8 @@ class Copilot:
         ok = self._run(answer, con, timer, compiled.sql, name, page, plan=plan, confidence=confidence, t=t)
         if ok:
             answer.plan, answer.explanation = plan, compiled.explanation
+            if planner and notes:
+                answer.explanation += " Note: " + "; ".join(notes) + "."
             if not planner:
                 answer.explanation += " (plan filled by a small local model: check it.)"
         return ok

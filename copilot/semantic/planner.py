@@ -140,6 +140,31 @@ def _outside_scope(words: list[str], sem: TeamSemantics) -> list[str]:
     return [w for w in words if w in hidden or w.rstrip("s") in hidden]
 
 
+def _known_words(sem: TeamSemantics) -> frozenset[str]:
+    """Words naming the team's tables and columns: harmless when unplaced ("of applicants")."""
+    known = _KNOWN_CACHE.get(sem.team)
+    if known is None:
+        words: set[str] = set()
+        for t in sem.catalog.tables.values():
+            for phrase in (t.name, *t.synonyms, *(c.name for c in t.columns.values())):
+                words.update(re.findall(r"[a-z]+", phrase.lower()))
+            for c in t.columns.values():
+                for phrase in c.synonyms:
+                    words.update(re.findall(r"[a-z]+", phrase.lower()))
+        known = _KNOWN_CACHE.setdefault(sem.team, frozenset(words - STOPWORDS))
+    return known
+
+
+def _hidden_metric_phrases(sem: TeamSemantics) -> list[str]:
+    """Synonyms of metrics the full semantic layer has and this team cannot use (longest first)."""
+    layer = load_semantic()
+    return sorted({p.lower() for n, m in layer.metrics.items() if n not in sem.metrics for p in (*m.synonyms, m.label)},
+                  key=len, reverse=True)
+
+
+_KNOWN_CACHE: dict[str, frozenset[str]] = {}
+
+
 def plan_question(
     question: str,
     sem: TeamSemantics,
@@ -212,6 +237,10 @@ def plan_question(
         and not any(s <= m.start() < e for s, e in taken)
         and not (m.group().isdigit())
     ]
+    known = _known_words(sem)
+    # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
+    names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
+    penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names else 0.3 for w in unmatched)
 
     outside = _outside_scope(unmatched, sem)
     if outside:
@@ -230,12 +259,15 @@ def plan_question(
         if order:
             plan.order, plan.limit = order, limit
         changed = bool(dims or filters or dates.window or dates.grain or order)
-        confidence = max(0.0, (0.9 if changed else 0.3) - 0.1 * len(unmatched))
+        confidence = max(0.0, (0.9 if changed else 0.3) - penalty)
         notes.append("follow-up: refined the previous question's plan")
         return PlannerResult(plan, round(confidence, 3), notes, unmatched)
 
     if not metrics:
-        return PlannerResult(None, 0.0, [*notes, "no metric in the team's catalog matches the question"], unmatched)
+        hidden = [p for p in _hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
+        why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
+               else "no metric in the team's catalog matches the question")
+        return PlannerResult(None, 0.0, [*notes, why], unmatched)
     plan = SemanticPlan(
         metrics=metrics[:3],
         dimensions=dims[:3],
@@ -246,7 +278,7 @@ def plan_question(
         limit=limit,
         compare_previous=dates.compare_previous,
     )
-    confidence = metric_quality * (0.95 if len(metrics) <= 3 else 0.7) - 0.12 * len(unmatched)
+    confidence = metric_quality * 0.95 - penalty
     if unmatched:
         notes.append(f"words not understood: {', '.join(unmatched[:8])}")
     return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched)
