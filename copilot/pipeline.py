@@ -9,7 +9,6 @@ reaches the engine unvalidated. Every try is recorded in ``Answer.attempts`` and
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from copilot.errors import (
     PlanCompileError,
     UnknownTeamError,
 )
+from copilot.inputs import check_question, looks_english
 from copilot.llm.base import CaptionWriter, PlanFiller, PlanRequest, PriorAttempt, SqlRequest, SqlWriter
 from copilot.models import Answer, Attempt, RowsPage, SemanticPlan
 from copilot.semantic.compiler import compile_plan
@@ -53,26 +53,6 @@ class _Timer:
             yield
         finally:
             self.ms[name] = round(self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 3)
-
-
-def check_question(question: object, max_chars: int) -> str:
-    """Reject unusable questions with a precise code; returns the stripped question."""
-    if not isinstance(question, str):
-        raise InvalidQuestionError("the question must be text", code="invalid_question")
-    text = question.strip()
-    if not text or not re.search(r"\w", text):
-        raise InvalidQuestionError("the question is empty; ask e.g. 'approval rate by partner last 7 days'",
-                                   code="empty_question")
-    if len(text) > max_chars:
-        raise InvalidQuestionError(f"the question has {len(text):,} characters; the limit is {max_chars:,}",
-                                   code="question_too_long")
-    return text
-
-
-def looks_english(text: str) -> bool:
-    """True when most letters are Latin: the catalog, its synonyms and the prompts are English."""
-    letters = [c for c in text if c.isalpha()]
-    return not letters or sum(c.isascii() for c in letters) / len(letters) >= 0.7
 
 
 class Copilot:
