@@ -124,12 +124,13 @@ class RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
+        for _ in range(300):
             try:
                 if redis.Redis(port=self.port, socket_timeout=0.2).ping():
                     return
             except redis.ConnectionError:
                 time.sleep(0.05)
+        self.stop()  # never leave a half-started server behind
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
