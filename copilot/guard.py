@@ -6,6 +6,7 @@ pages of rows) belong to ``guardrails``; this adapter only converts their result
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,44 @@ class Page:
     has_more: bool
 
 
-def open_executor(replica: Path) -> SafeExecutor:
-    """A hardened read-only connection on the replica (the copilot's only connection)."""
-    return SafeExecutor(replica)
+_executors: dict[str, tuple[int, SafeExecutor]] = {}
+_locks: dict[str, threading.RLock] = {}
+_registry_lock = threading.Lock()
+
+
+def replica_lock(replica: Path) -> threading.RLock:
+    """One lock per replica file: its shared connection runs one question at a time."""
+    key = str(Path(replica).resolve())
+    with _registry_lock:
+        return _locks.setdefault(key, threading.RLock())
+
+
+def shared_executor(replica: Path) -> SafeExecutor:
+    """The process-wide hardened read-only connection on ``replica`` (call under :func:`replica_lock`).
+
+    Shared because DuckDB gives every connection to one file in a process the same database instance, whose
+    configuration the sandbox locks: a second sandbox on the same file would fail to harden. Reopened when the
+    replica file was replaced by a newer snapshot.
+    """
+    key = str(Path(replica).resolve())
+    stamp = Path(replica).stat().st_mtime_ns
+    with _registry_lock:
+        current = _executors.get(key)
+        if current is not None and current[0] == stamp:
+            return current[1]
+        if current is not None:
+            current[1].close()
+        executor = SafeExecutor(replica)
+        _executors[key] = (stamp, executor)
+        return executor
+
+
+def close_executors() -> None:
+    """Close every shared connection (tests, shutdown)."""
+    with _registry_lock:
+        for _, executor in _executors.values():
+            executor.close()
+        _executors.clear()
 
 
 def validate_sql(sql: str, team: str) -> ValidatedQuery:

@@ -9,7 +9,6 @@ reaches the engine unvalidated. Every try is recorded in ``Answer.attempts`` and
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,9 +79,7 @@ class Copilot:
         self._captioner = captioner
         self.retrieval_path = retrieval_path
         self.use_retrieval = use_retrieval
-        self._lock = threading.RLock()
-        self._exec: SafeExecutor | None = None
-        self._exec_stamp = 0
+        self._lock = guard.replica_lock(self.replica)
 
     # -- backends ------------------------------------------------------------------------------------------------
     def sql_writer(self) -> SqlWriter | None:
@@ -140,26 +137,17 @@ class Copilot:
             return self._finish(answer, timer, t0, "cannot_answer")
         if not self.replica.exists():
             raise BackendUnavailableError(f"no warehouse replica at {self.replica}; run `make run` first")
-        with self._lock:  # one hardened connection per Copilot, one question at a time on it
+        with self._lock:  # one shared hardened connection per replica, one question at a time
             with timer.stage("connect"):
                 executor = self._executor()
             return self._answer(answer, executor, timer, t0, backend, previous, page)
 
     def _executor(self) -> SafeExecutor:
-        """The warm hardened connection, reopened when the replica file was replaced (a new snapshot)."""
-        stamp = self.replica.stat().st_mtime_ns
-        if self._exec is None or self._exec_stamp != stamp:
-            if self._exec is not None:
-                self._exec.close()
-            self._exec, self._exec_stamp = guard.open_executor(self.replica), stamp
-        return self._exec
+        """The shared hardened connection on this replica (see :func:`copilot.guard.shared_executor`)."""
+        return guard.shared_executor(self.replica)
 
     def close(self) -> None:
-        """Close the replica connection."""
-        with self._lock:
-            if self._exec is not None:
-                self._exec.close()
-                self._exec = None
+        """Nothing to release per instance: replica connections are shared per process (``close_executors``)."""
 
     def _answer(self, answer: Answer, con: SafeExecutor, timer: _Timer, t0: float, backend: str,
                 previous: Answer | None, page: int) -> Answer:

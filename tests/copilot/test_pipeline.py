@@ -127,3 +127,10 @@ def test_cli_json(small_world, settings, monkeypatch, capsys) -> None:
     assert main(["ask", "what is the weather", "--team", "growth"]) == 1
     assert "Cannot answer" in capsys.readouterr().out
     assert main(["ask", "", "--team", "growth"]) == 2
+
+
+def test_two_copilots_share_the_replica_connection(copilot: Copilot, settings) -> None:
+    other = Copilot(settings, replica=copilot.replica, use_retrieval=False)
+    assert not copilot.ask("default rate", "risk").cannot_answer
+    assert not other.ask("default rate", "growth").cannot_answer
+    assert other._executor() is copilot._executor()

@@ -12,12 +12,14 @@ from copilot.pipeline import Copilot
 
 @pytest.fixture(scope="module")
 def index_path(small_world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import duckdb
+
     from schema_catalog.catalog import extract_samples
     from schema_catalog.index import build_index
-    from warehouse.db import reader
 
     path = tmp_path_factory.mktemp("chroma")
-    with reader(small_world.replica) as con:
+    # a plain read-only connection: the copilot's sandbox may already hold this file's (locked) database instance
+    with duckdb.connect(str(small_world.replica), read_only=True) as con:
         samples = extract_samples(con)
     build_index(path, samples, teams=["growth"], progress=False)
     return path
