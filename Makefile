@@ -33,10 +33,20 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 world: install
-	$(PY) -m warehouse generate
+	$(PY) -m warehouse generate --if-missing
 
+# The main job: build what is missing (world, models, backfilled decisions, monitoring, catalog index, fairness
+# report), then start every service (decision API + bureau simulator + decision-log loader, copilot API, analyst UI).
+# Each step is idempotent, so a second `make run` only starts the services.
 run: install
-	$(PY) -m warehouse run
+	$(PY) -m warehouse generate --if-missing
+	$(PY) -m decision_service train --if-missing
+	$(PY) -m decision_service backfill --if-missing
+	$(PY) -m warehouse monitor --backfill --publish
+	$(PY) -m schema_catalog index --validator copilot.guard:validate_and_run
+	$(PY) -m decision_service fairness
+	@echo "starting services: decision API http://127.0.0.1:8700/docs  copilot API http://127.0.0.1:8010/docs  analyst app http://127.0.0.1:8501"
+	$(VENV)/bin/honcho -f Procfile start
 
 test: install
 	$(PY) -m ruff check .

@@ -86,3 +86,17 @@ def error_dict(err: Exception) -> dict[str, Any]:
     if isinstance(err, GuardrailError):
         return err.to_dict()
     return {"error": type(err).__name__, "message": str(err)}
+
+
+def validate_and_run(sql: str, team: str) -> None:
+    """Guardrails plus a real run of the first page on the default replica: what a verified query must pass.
+
+    The catalog's seed and analyst-accepted queries are checked with this (``python -m schema_catalog index
+    --validator copilot.guard:validate_and_run``), so nothing enters retrieval that the guardrails would refuse.
+    """
+    from warehouse.settings import get_settings
+
+    vq = validate_sql(sql, team)
+    replica = get_settings().replica_path
+    with replica_lock(replica):
+        execute_page(shared_executor(replica), vq, 0)

@@ -23,12 +23,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=50_000, help="applications per batch (default 50,000)")
     parser.add_argument("--no-publish", action="store_true", help="do not publish the read-only replica")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--if-missing", action="store_true",
+                        help="do nothing when the warehouse already holds backfilled decisions (what `make run` uses)")
+
+
+def _already_backfilled(path: Path | None) -> bool:
+    """True when the writer file already holds decisions from a backfill run (so `make run` can be re-run cheaply)."""
+    import duckdb
+
+    from warehouse.settings import get_settings
+
+    path = Path(path or get_settings().path)
+    if not path.exists():
+        return False
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "decisions" not in tables:
+            return False
+        row = con.execute("SELECT count(*) FROM decisions WHERE request_id LIKE 'backfill-%'").fetchone()
+    return bool(row and row[0])
 
 
 def main(args: argparse.Namespace) -> int:
     from decision_service.backfill.run import run_backfill
     from decision_service.registry import ModelRegistry
 
+    if args.if_missing and _already_backfilled(args.warehouse):
+        print("backfill: the warehouse already holds backfilled decisions; nothing to do (--if-missing)")
+        return 0
     registry = ModelRegistry(args.model_dir) if args.model_dir else None
     summary = run_backfill(
         args.warehouse, registry=registry, policy_dir=args.policy_dir, days=args.days, batch_size=args.batch_size,
