@@ -90,15 +90,30 @@ def plan_from_json(text: str, request: PlanRequest) -> PlanOutput:
     if metric not in request.metrics:
         raise MalformedOutputError(f"the local model chose an unknown metric {metric!r}", raw=text)
     today = dt.date.fromisoformat(request.today)
-    window = None
-    n = data.get("last_n_days")
-    if isinstance(n, int) and n > 0:
-        window = TimeWindow(start=today - dt.timedelta(days=n - 1), end=today + dt.timedelta(days=1),
-                            label=f"last {n} days (to {today})")
+    window = _window(str(data.get("window", "all_time")), today)
+    grain = data.get("grain") if data.get("grain") in ("day", "week", "month") else None
+    order = data.get("order") if data.get("order") in ("asc", "desc") and dims else None
+    limit = int(data["limit"]) if str(data.get("limit")).isdigit() and dims else None
     try:
         plan = SemanticPlan(metrics=[metric], dimensions=list(dict.fromkeys(dims)), time_window=window,
-                            grain=data.get("grain"), order=data.get("order") if dims else None,
-                            limit=data.get("limit") if dims else None)
+                            grain=grain, order=order, limit=limit)
     except ValidationError as err:
         raise MalformedOutputError(f"the local model's plan is invalid: {err.errors()[0]['msg']}", raw=text) from err
     return PlanOutput(plan=plan)
+
+
+def _window(name: str, today: dt.date) -> TimeWindow | None:
+    """The named windows of the plan grammar, anchored on the data's today."""
+    tomorrow = today + dt.timedelta(days=1)
+    days = {"yesterday": 1, "last_7_days": 7, "last_30_days": 30, "last_90_days": 90}
+    if name == "yesterday":
+        return TimeWindow(start=today - dt.timedelta(days=1), end=today, label=f"yesterday ({today - dt.timedelta(1)})")
+    if name in days:
+        n = days[name]
+        return TimeWindow(start=today - dt.timedelta(days=n - 1), end=tomorrow, label=f"last {n} days (to {today})")
+    if name == "this_month":
+        return TimeWindow(start=today.replace(day=1), end=tomorrow, label="this month")
+    if name == "last_month":
+        end = today.replace(day=1)
+        return TimeWindow(start=(end - dt.timedelta(days=1)).replace(day=1), end=end, label="last month")
+    return None

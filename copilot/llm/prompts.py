@@ -42,9 +42,14 @@ def plan_user_prompt(req: PlanRequest) -> str:
             f"Question: {req.question}")
 
 
+WINDOWS = ("all_time", "yesterday", "last_7_days", "last_30_days", "last_90_days", "this_month", "last_month")
+LIMITS = ("none", "1", "3", "5", "10")
+
+
 def plan_json_schema(req: PlanRequest) -> dict[str, Any]:
-    """A grammar for plan filling: every name is an enum drawn from the team's catalog, so a tiny model cannot
-    invent a metric, and free SQL is impossible by construction."""
+    """A grammar for plan filling: every field is an enum -- names drawn from the team's catalog, windows, grains,
+    orders and limits from short fixed lists -- so a tiny model can neither invent a metric nor run away in a
+    number or a string (free integers and nullable enums let SmolLM2 emit "1000000..." until max_tokens)."""
     return {
         "type": "object",
         "properties": {
@@ -52,10 +57,10 @@ def plan_json_schema(req: PlanRequest) -> dict[str, Any]:
             "metric": {"type": "string", "enum": sorted(req.metrics)},
             "dimensions": {"type": "array", "items": {"type": "string", "enum": sorted(req.dimensions)},
                            "maxItems": 2},
-            "last_n_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
-            "grain": {"type": ["string", "null"], "enum": ["day", "week", "month", None]},
-            "order": {"type": ["string", "null"], "enum": ["asc", "desc", None]},
-            "limit": {"type": ["integer", "null"], "minimum": 1, "maximum": 100},
+            "window": {"type": "string", "enum": list(WINDOWS)},
+            "grain": {"type": "string", "enum": ["none", "day", "week", "month"]},
+            "order": {"type": "string", "enum": ["none", "asc", "desc"]},
+            "limit": {"type": "string", "enum": list(LIMITS)},
         },
-        "required": ["cannot_answer", "metric", "dimensions", "last_n_days", "grain", "order", "limit"],
+        "required": ["cannot_answer", "metric", "dimensions", "window", "grain", "order", "limit"],
     }

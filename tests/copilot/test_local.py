@@ -18,7 +18,7 @@ REQUEST = PlanRequest(question="q", team="growth", metrics={"approval_rate": "",
 
 def test_plan_from_json() -> None:
     out = plan_from_json(json.dumps({"cannot_answer": False, "metric": "loan_count", "dimensions": ["lender", "x"],
-                                     "last_n_days": 7, "grain": None, "order": "desc", "limit": 3}), REQUEST)
+                                     "window": "last_7_days", "grain": "none", "order": "desc", "limit": "3"}), REQUEST)
     assert out.plan is not None
     assert (out.plan.metrics, out.plan.dimensions, out.plan.limit) == (["loan_count"], ["lender"], 3)
     assert str(out.plan.time_window.start) == "2024-11-14"
