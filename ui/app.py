@@ -40,15 +40,15 @@ def sidebar() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Credit analytics copilot", page_icon="📊", layout="wide")
+    st.set_page_config(page_title="Credit analytics copilot", page_icon=":material/bar_chart:", layout="wide")
     if state.current_user() is None:
-        page = st.navigation([st.Page(VIEWS / "login.py", title="Log in", icon="🔐")], position="hidden")
+        page = st.navigation([st.Page(VIEWS / "login.py", title="Log in", icon=":material/login:")], position="hidden")
     else:
         sidebar()
         page = st.navigation([
-            st.Page(VIEWS / "ask.py", title="Ask", icon="💬", default=True),
-            st.Page(VIEWS / "monitoring.py", title="Monitoring", icon="📈"),
-            st.Page(VIEWS / "decisions.py", title="Decisions", icon="🔎"),
+            st.Page(VIEWS / "ask.py", title="Ask", icon=":material/chat:", default=True),
+            st.Page(VIEWS / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
+            st.Page(VIEWS / "decisions.py", title="Decisions", icon=":material/search:"),
         ])
     page.run()
 

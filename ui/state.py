@@ -43,8 +43,8 @@ def _close(copilot: Copilot) -> None:
     copilot.close()
 
 
-# Closed on release: DuckDB shares one instance per file per process, and a hardened (configuration-locked) instance
-# left open by a dropped copilot would make the next copilot's executor fail to harden its connection.
+# Closed on release (the copilot's replica connection is shared per process and file by copilot.guard, so this only
+# matters for per-instance resources a future copilot may hold).
 @st.cache_resource(show_spinner="Starting the copilot…", on_release=_close)
 def _copilot(replica: str, use_retrieval: bool) -> Copilot:
     return Copilot(replica=replica, use_retrieval=use_retrieval)

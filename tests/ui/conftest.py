@@ -16,6 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from copilot.guard import close_executors
 from copilot.settings import get_settings as copilot_settings
 from guardrails.settings import get_settings as guardrail_settings
 from schema_catalog.settings import get_settings as catalog_settings
@@ -54,8 +55,9 @@ def ui_world(small_world, trained_registry: Path, tmp_path_factory: pytest.TempP
 def _clear_caches() -> None:
     for get in (warehouse_settings, copilot_settings, guardrail_settings, catalog_settings, ui_settings):
         get.cache_clear()
-    st.cache_resource.clear()  # the copilot (and its executor) is built from the settings in force
+    st.cache_resource.clear()  # the copilot is built from the settings in force
     st.cache_data.clear()
+    close_executors()  # the shared hardened replica connection keeps the guardrail settings it was opened with
 
 
 def _point_at(replica: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import TextArea
 
+from copilot.guard import close_executors
 from guardrails.settings import get_settings as guardrail_settings
 from schema_catalog.verified import VerifiedQueryStore
 
@@ -132,7 +133,9 @@ def test_follow_up_refines_the_last_answer(app: App) -> None:
 def test_pages_of_results(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CREDIT_GUARDRAILS_PAGE_SIZE", "5")
     guardrail_settings.cache_clear()
+    close_executors()  # reopened with the new page size
     at = _ask(app("ria"), "approval rate by partner last 7 days")
+    assert not at.exception, at.exception
     assert "Rows 1–5 (more pages)" in _texts(at.caption)
     at.button(key="next_1").click().run()
     assert "Rows 6–8 · page 2" in _texts(at.caption)

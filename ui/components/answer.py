@@ -49,7 +49,8 @@ def _goto_page(turn: state.Turn, team: str, user: str, page: int) -> None:
 
 def _feedback(turn: state.Turn, user: str, sql: str) -> None:
     cols = st.columns([1, 1, 2])
-    if cols[0].button("👍 Verify", key=f"verify_{turn.id}", help="Store this question and SQL as a verified query",
+    if cols[0].button("Verify", icon=":material/thumb_up:", key=f"verify_{turn.id}",
+                      help="Store this question and SQL as a verified query",
                       disabled=turn.answer.rows is None):
         try:
             with st.spinner("Re-validating and storing…"):
@@ -58,7 +59,7 @@ def _feedback(turn: state.Turn, user: str, sql: str) -> None:
         except FeedbackError as err:
             turn.notices.append(("error", f"Not saved: {err.message}"))
         st.rerun()
-    if cols[1].button("✏️ Correct", key=f"correct_{turn.id}",
+    if cols[1].button("Correct", icon=":material/edit:", key=f"correct_{turn.id}",
                       help="Store the SQL in the editor as the correct answer (a candidate for review)"):
         try:
             with st.spinner("Validating the corrected SQL…"):
@@ -90,7 +91,7 @@ def show_answer(turn: state.Turn, team: str, user: str, examples: list[str]) -> 
         with st.expander("SQL — edit and run", expanded=problem is not None and turn.kind == "sql"):
             sql = st.text_area("SQL", value=a.sql or "", key=f"sql_{turn.id}", height=180,
                                help="Edits run through the same guardrails as the copilot's own SQL.")
-            if st.button("▶ Run", key=f"run_{turn.id}", type="primary"):
+            if st.button("Run", icon=":material/play_arrow:", key=f"run_{turn.id}", type="primary"):
                 _run_edited(turn, team, user, sql)
             if turn.kind == "copilot" or a.rows is not None:
                 _feedback(turn, user, sql)

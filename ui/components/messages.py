@@ -11,7 +11,8 @@ from ui.sql_runner import Problem
 def show_problem(problem: Problem, examples: list[str] | None = None) -> None:
     """A blocked query is an error, a timeout or an unanswerable question a warning; each says what to try."""
     box = st.error if problem.kind in ("blocked", "engine_error") else st.warning
-    icon = {"blocked": "🛡️", "timeout": "⏱️", "engine_error": "⚠️", "unavailable": "🔌"}.get(problem.kind, "🤔")
+    icon = {"blocked": ":material/shield:", "timeout": ":material/timer:", "engine_error": ":material/warning:",
+            "unavailable": ":material/power_off:"}.get(problem.kind, ":material/help:")
     text = f"**{problem.title}**\n\n{problem.detail}"
     if problem.hint and problem.hint not in problem.detail:
         text += f"\n\n*Hint:* {problem.hint}"
@@ -19,17 +20,17 @@ def show_problem(problem: Problem, examples: list[str] | None = None) -> None:
     suggestion = problem.suggestion
     if examples:
         suggestion += "\n\nFor example: " + "; ".join(f"*{q}*" for q in examples[:3])
-    st.info(suggestion, icon="💡")
+    st.info(suggestion, icon=":material/lightbulb:")
 
 
 def show_no_warehouse(status: WarehouseStatus) -> None:
     """Empty state when the replica is missing, unreadable or has no decisions."""
     if not status.exists:
         st.info(f"**No warehouse yet.** There is no replica at `{status.replica}`.\n\nBuild it with {BUILD_HINT}.",
-                icon="🏗️")
+                icon=":material/construction:")
     elif status.error:
         st.error(f"**The warehouse replica could not be read** (`{status.replica}`): {status.error}\n\n"
-                 f"Rebuild or republish it with {BUILD_HINT}.", icon="⚠️")
+                 f"Rebuild or republish it with {BUILD_HINT}.", icon=":material/warning:")
     else:
         st.info("**The warehouse has no decisions yet.** Run `python -m decision_service backfill` (and "
-                "`python -m warehouse monitor --publish` for drift and alerts).", icon="📭")
+                "`python -m warehouse monitor --publish` for drift and alerts).", icon=":material/inbox:")

@@ -25,13 +25,13 @@ def _ask(team: str, question: str) -> bool:
             answer = conv.ask(question)
             status.update(label=f"Answered in {answer.timings.get('total', 0):,.0f} ms", state="complete")
     except InvalidQuestionError as err:
-        st.warning(f"{err.message}", icon="✍️")
+        st.warning(f"{err.message}", icon=":material/edit_note:")
         return False
     except BackendUnavailableError as err:
-        st.error(f"**The copilot is unavailable.** {err.message}", icon="🔌")
+        st.error(f"**The copilot is unavailable.** {err.message}", icon=":material/power_off:")
         return False
     except CopilotError as err:
-        st.error(f"**The copilot could not answer** ({err.code}): {err.message}", icon="⚠️")
+        st.error(f"**The copilot could not answer** ({err.code}): {err.message}", icon=":material/warning:")
         return False
     del conv.history[: max(0, len(conv.history) - get_settings().history_limit)]
     state.add_turn(team, question, answer)
@@ -56,7 +56,7 @@ def main() -> None:
             if cols[i % len(cols)].button(q, key=f"example_{i}", width="stretch"):
                 st.session_state[PENDING] = q
     history = state.turns(team)
-    if history and st.button("🧹 New conversation", key="new_conversation"):
+    if history and st.button("New conversation", icon=":material/restart_alt:", key="new_conversation"):
         state.reset_conversation(team)
         st.rerun()
     for turn in history:

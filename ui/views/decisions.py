@@ -30,6 +30,8 @@ def _fmt(value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
+        if value.is_integer():
+            return f"{value:,.0f}"
         return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
     return str(value)
 
@@ -37,7 +39,7 @@ def _fmt(value: object) -> str:
 def _show(view: DecisionView, team: str) -> None:
     d = view.decision
     st.subheader(f"Decision {d['decision_id']}")
-    cols = st.columns(5)
+    cols = st.columns([1.1, 1, 0.8, 0.9, 1.4])
     cols[0].metric("Outcome", str(d.get("decision", "—")).upper(), border=True)
     cols[1].metric("Score (PD)", _fmt(d.get("score")), border=True)
     cols[2].metric("Lender", str(d.get("lender_id", "—")), border=True)
@@ -83,7 +85,8 @@ def main() -> None:
     st.title("Decisions")
     if not can_look_up(team):
         st.info(f"Team **{team}** sees partner- and lender-level aggregates only, not individual decisions. "
-                "Use the Monitoring page or ask on the Ask page, e.g. 'approval rate per partner'.", icon="🔒")
+                "Use the Monitoring page or ask on the Ask page, e.g. 'approval rate per partner'.",
+                icon=":material/lock:")
         return
     status = warehouse_status(state.replica_path())
     if not status.ready:
@@ -107,10 +110,10 @@ def main() -> None:
         with st.spinner(f"Looking up {decision_id}…"):
             view = _lookup(team, decision_id, replica, stamp)
     except DecisionLookupError as err:
-        st.warning(str(err), icon="🔎")
+        st.warning(str(err), icon=":material/search:")
         return
     except GuardrailError as err:
-        st.error(f"The look-up was refused by the guardrails: {err}", icon="🛡️")
+        st.error(f"The look-up was refused by the guardrails: {err}", icon=":material/shield:")
         return
     _show(view, team)
 

@@ -14,7 +14,7 @@ def main() -> None:
     try:
         users = state.users()
     except UsersFileError as err:
-        st.error(f"**The users file cannot be read.** {err}", icon="⚠️")
+        st.error(f"**The users file cannot be read.** {err}", icon=":material/warning:")
         return
     with st.form("login", border=True):
         username = st.text_input("User name", key="login_user")
@@ -24,7 +24,7 @@ def main() -> None:
         try:
             user = authenticate(users, username, password)
         except InvalidCredentialsError:
-            st.error("Unknown user or wrong password.", icon="🔒")
+            st.error("Unknown user or wrong password.", icon=":material/lock:")
             return
         state.log_in(user)
         st.rerun()

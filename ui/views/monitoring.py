@@ -81,7 +81,7 @@ def _rates_section(replica: str, stamp: int) -> None:
 def _drift_section(replica: str, stamp: int, has_drift: bool) -> None:
     if not has_drift:
         st.info("No drift metrics yet: run `python -m warehouse monitor --publish` to compute PSI and alerts.",
-                icon="📭")
+                icon=":material/inbox:")
         return
     days, matrices = _psi(replica, stamp)
     day = st.selectbox("PSI on day", days[:14], key="psi_day", format_func=lambda d: d.isoformat())
@@ -98,7 +98,7 @@ def _drift_section(replica: str, stamp: int, has_drift: bool) -> None:
 def _alerts_section(replica: str, stamp: int) -> None:
     df, counts = _alerts(replica, stamp)
     if df.empty:
-        st.success("No open alerts.", icon="✅")
+        st.success("No open alerts.", icon=":material/check_circle:")
         return
     cols = st.columns(3)
     for col, sev in zip(cols, ["critical", "alert", "watch"], strict=True):
@@ -156,7 +156,7 @@ def main() -> None:
     scope = team_scope(team)
     if not (scope.allows_table("drift_metrics") and scope.allows_table("alerts")):
         st.info(f"Monitoring (drift metrics and alerts) is outside the **{team}** team's scope. Ask on the Ask page "
-                "instead, e.g. 'approval rate by partner last 30 days'.", icon="🔒")
+                "instead, e.g. 'approval rate by partner last 30 days'.", icon=":material/lock:")
         return
     status = warehouse_status(state.replica_path())
     if not status.ready:
@@ -174,7 +174,7 @@ def main() -> None:
         if status.drift_rows:
             _alerts_section(replica, stamp)
         else:
-            st.info("No alerts yet: run `python -m warehouse monitor --publish`.", icon="📭")
+            st.info("No alerts yet: run `python -m warehouse monitor --publish`.", icon=":material/inbox:")
     with why:
         _diagnose_section(replica, stamp, status.first_day, status.last_day)  # type: ignore[arg-type]
 
