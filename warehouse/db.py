@@ -19,7 +19,17 @@ from warehouse.settings import get_settings
 
 
 def _configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    con.execute(f"SET memory_limit = '{get_settings().memory_limit}'")
+    """Apply the warehouse settings, unless the database instance is already hardened.
+
+    DuckDB shares one database instance between all connections to a file in a process; once the guardrails'
+    sandbox has locked that instance's configuration, a later reader must take the locked (stricter) settings as they
+    are rather than fail.
+    """
+    try:
+        con.execute(f"SET memory_limit = '{get_settings().memory_limit}'")
+    except duckdb.InvalidInputException as exc:
+        if "lock" not in str(exc).lower():
+            raise
     return con
 
 
