@@ -18,8 +18,8 @@ a process checks the sha256 of every file against the metadata. Thresholds, howe
 *deployment* (the gate may recalibrate them when a candidate is promoted), so they live
 in the pointer file, not in the frozen folder.
 
-``LoadedModel`` and ``Thresholds`` live here too (the shared contract names this module for them), which is why the
-module is longer than the usual ~400 lines.
+``LoadedModel`` and ``Thresholds`` live in :mod:`decision_service.model` and the errors in
+:mod:`decision_service.model_errors`; both are re-exported here, as the shared contract names this module for them.
 """
 
 from __future__ import annotations
@@ -38,10 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightgbm as lgb
-import numpy as np
-
-from decision_service.reasons import ReasonMapper, load_catalogue
+from decision_service.model import LoadedModel, Thresholds
+from decision_service.model_errors import (
+    ArtifactIntegrityError,
+    GateNotPassedError,
+    MetadataError,
+    ModelVersionExistsError,
+    NoChampionError,
+    NothingToRollBackError,
+    RegistryError,
+    ThresholdsError,
+    UnknownModelError,
+)
 
 __all__ = [
     "ArtifactIntegrityError",
@@ -61,160 +69,6 @@ __all__ = [
 
 REQUIRED_METADATA = ("lender_id", "feature_names", "training_window", "metrics", "thresholds", "shap_reference")
 CORE_FILES = ("model.txt", "calibrator.json", "reason_catalogue.yaml")
-
-
-class RegistryError(Exception):
-    """Base class of registry errors."""
-
-
-class ModelVersionExistsError(RegistryError):
-    """A version folder already exists: registered artifacts are immutable."""
-
-
-class ArtifactIntegrityError(RegistryError):
-    """A file of a registered artifact no longer matches the sha256 recorded at registration."""
-
-
-class UnknownModelError(RegistryError):
-    """No such lender/version in the registry."""
-
-
-class NoChampionError(RegistryError):
-    """The lender has no champion model (train and promote one first)."""
-
-
-class GateNotPassedError(RegistryError):
-    """Promotion refused: the candidate has no passing deployment-gate result (use force to override)."""
-
-
-class NothingToRollBackError(RegistryError):
-    """Rollback refused: there is no previous champion."""
-
-
-class MetadataError(RegistryError):
-    """Metadata handed to ``register`` lacks a required key."""
-
-
-class ThresholdsError(RegistryError, ValueError):
-    """Thresholds out of order or outside [0, 1]."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Cut-offs on the calibrated PD: PD < approve_below -> approve band; < refer_below -> refer; else decline."""
-
-    approve_below: float
-    refer_below: float
-
-    def __post_init__(self) -> None:
-        if not (0.0 <= self.approve_below <= self.refer_below <= 1.0):
-            raise ThresholdsError(
-                f"thresholds need 0 <= approve_below <= refer_below <= 1, got {self.approve_below}, {self.refer_below}"
-            )
-
-    @classmethod
-    def coerce(cls, value: Thresholds | Mapping[str, float]) -> Thresholds:
-        if isinstance(value, Thresholds):
-            return value
-        return cls(float(value["approve_below"]), float(value["refer_below"]))
-
-    def to_dict(self) -> dict[str, float]:
-        return {"approve_below": self.approve_below, "refer_below": self.refer_below}
-
-    def band(self, pd: np.ndarray) -> np.ndarray:
-        """'approve'/'refer'/'decline' per PD from the model alone (NaN lands in decline)."""
-        pd = np.asarray(pd, dtype=np.float64)
-        return np.where(pd < self.approve_below, "approve", np.where(pd < self.refer_below, "refer", "decline"))
-
-
-_SMALL_BATCH = 20_000
-
-
-class LoadedModel:
-    """A verified model version ready to score: calibrated PD and adverse reason codes.
-
-    Scoring speed: LightGBM's predict on a single row costs tens of microseconds with ``num_threads=1`` (thread
-    start-up dominates otherwise), so small batches use one thread and large batches all cores. TreeSHAP is the
-    expensive part and is only computed for the rows that owe reasons (declines and refers).
-    """
-
-    def __init__(
-        self, path: Path, metadata: Mapping[str, Any], booster: lgb.Booster, calibrator: Mapping[str, Any],
-        mapper: ReasonMapper, thresholds: Thresholds,
-    ) -> None:
-        self.path = path
-        self.metadata = dict(metadata)
-        self.lender_id: str = metadata["lender_id"]
-        self.version: str = metadata["version"]
-        self.model_id: str = metadata["model_id"]
-        self.feature_names: tuple[str, ...] = tuple(metadata["feature_names"])
-        self.thresholds = thresholds
-        self.booster = booster
-        self.calibrator = dict(calibrator)
-        if self.calibrator.get("method") != "platt":
-            raise ArtifactIntegrityError(f"{self.model_id}: unsupported calibrator {self.calibrator.get('method')!r}")
-        self._a = float(self.calibrator["a"])
-        self._b = float(self.calibrator["b"])
-        self.mapper = mapper
-        self.catalogue_version = mapper.catalogue.version
-
-    @classmethod
-    def from_dir(cls, path: Path, metadata: Mapping[str, Any]) -> LoadedModel:
-        booster = lgb.Booster(model_str=(path / "model.txt").read_text())
-        if tuple(booster.feature_name()) != tuple(metadata["feature_names"]):
-            raise ArtifactIntegrityError(f"{path}: model features differ from the metadata's feature list")
-        calibrator = json.loads((path / "calibrator.json").read_text())
-        catalogue = load_catalogue(text=(path / "reason_catalogue.yaml").read_text())
-        return cls(path, metadata, booster, calibrator, catalogue.mapper(metadata["feature_names"]),
-                   Thresholds.coerce(metadata["thresholds"]))
-
-    def with_thresholds(self, thresholds: Thresholds) -> LoadedModel:
-        """Same model (shared booster), other cut-offs: a deployment may recalibrate thresholds."""
-        return LoadedModel(self.path, self.metadata, self.booster, self.calibrator, self.mapper, thresholds)
-
-    def _check(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X.reshape(1, -1)
-        if X.shape[1] != len(self.feature_names):
-            raise ValueError(f"{self.model_id} expects {len(self.feature_names)} features, got {X.shape[1]}")
-        return X
-
-    def _threads(self, n: int) -> int:
-        return 1 if n <= _SMALL_BATCH else 0
-
-    def raw_score(self, X: np.ndarray) -> np.ndarray:
-        """Uncalibrated log-odds margin of the booster."""
-        X = self._check(X)
-        return self.booster.predict(X, raw_score=True, num_threads=self._threads(X.shape[0]))
-
-    def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """Platt scaling of the margin: PD = 1 / (1 + exp(-(a * raw + b)))."""
-        return 1.0 / (1.0 + np.exp(-(self._a * np.asarray(raw, dtype=np.float64) + self._b)))
-
-    def predict_pd(self, X: np.ndarray) -> np.ndarray:
-        """Calibrated probability of default per row of ``X`` (columns in ``feature_names`` order)."""
-        return self.calibrate(self.raw_score(X))
-
-    def contributions(self, X: np.ndarray) -> np.ndarray:
-        """TreeSHAP values ``(n, F + 1)`` in margin units; the last column is the reference (expected value)."""
-        X = self._check(X)
-        return np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=self._threads(X.shape[0])))
-
-    def reason_codes(self, X: np.ndarray, k: int = 4) -> list[list[str]]:
-        """Up to ``k`` (max 4) adverse reason codes per row, ordered by contribution, deterministic ties."""
-        X = self._check(X)
-        if X.shape[0] == 0:
-            return []
-        contrib = self.contributions(X)
-        return self.mapper.map(contrib[:, :-1], X, k)
-
-    def reason_texts(self, codes: list[str]) -> list[str]:
-        """Human-readable texts of codes, from the catalogue frozen with this model."""
-        return [self.mapper.catalogue.text(c) for c in codes]
-
-    def __repr__(self) -> str:
-        return f"LoadedModel({self.model_id}, {self.thresholds})"
 
 
 @dataclass

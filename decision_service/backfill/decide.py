@@ -4,8 +4,8 @@ The steps are exactly the API's — features (already built by ``features.build_
 model, the lender's policy, reason codes for the rows that are owed them, the fallback where the model "timed out" —
 only applied to tens of thousands of rows at once. TreeSHAP is by far the most expensive step (about 1.6 ms a row one
 at a time), so it runs once per batch, only on refer/decline rows whose hard rules have not already filled the
-four reason slots, through the vectorised exact TreeSHAP of ``backfill.treeshap`` (same values as LightGBM's
-``pred_contrib``, mapped by the model's own reason catalogue mapper).
+four reason slots, through the model's vectorised exact TreeSHAP (``decision_service.treeshap``, same values as
+LightGBM's ``pred_contrib``, mapped by the model's own reason catalogue mapper).
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ import numpy as np
 import pyarrow as pa
 
 from decision_service.backfill.simulate import lender_timing
-from decision_service.backfill.treeshap import BatchTreeShap, batch_reason_codes
 from decision_service.fallback import FALLBACK_MODEL_ID, FALLBACK_MODEL_VERSION, fallback_decide
 from decision_service.features import FEATURE_NAMES, to_matrix
 from decision_service.policy import APPROVE, DECLINE, REFER, Policy, ThresholdsLike
 
 MAX_REASONS = 4
-_EXPLAINERS: dict[int, BatchTreeShap] = {}
-"""Batch TreeSHAP tables per booster (built once per model per process, about a second each)."""
 
 
 class ScoringModel(Protocol):
@@ -109,7 +106,7 @@ def decide_for_lender(
     if len(owed):
         rule_reasons = res.rule_reasons
         need_model = [i for i in owed.tolist() if len(rule_reasons[i]) < MAX_REASONS]
-        codes = batch_reason_codes(scorer.model, X[need_model], k=MAX_REASONS, cache=_EXPLAINERS)
+        codes = scorer.model.reason_codes(X[need_model], k=MAX_REASONS)
         model_codes = dict(zip(need_model, codes, strict=True))
         for i in owed.tolist():
             reasons[i] = merge_reasons(rule_reasons[i], model_codes.get(i, []))

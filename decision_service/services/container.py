@@ -100,6 +100,17 @@ class ServiceContainer:
                 status[lid] = f"no champion ({type(exc).__name__})"
         return status
 
+    def _warm_models(self) -> None:
+        """Load every champion and build its TreeSHAP tables now, so the first decisions do not pay for them
+        (building takes a fraction of a second per model: longer than the per-lender scoring budget)."""
+        if self.registry is None:
+            return
+        for lid in sorted(self.policies):
+            try:
+                self.registry.champion(lid).warm_up()
+            except Exception:
+                log.warning("champion not warmed up", extra={"lender_id": lid}, exc_info=True)
+
     async def _reload_models(self) -> None:
         while True:
             await asyncio.sleep(REGISTRY_RELOAD_S)
@@ -107,12 +118,14 @@ class ServiceContainer:
                 continue
             try:
                 if await asyncio.to_thread(self.registry.reload):
+                    await asyncio.to_thread(self._warm_models)
                     log.info("model deployments changed; reloaded", extra={"models": self.models_status()})
             except Exception:
                 log.exception("registry reload failed; keeping the models in force")
 
     async def start(self) -> None:
         replayed = self.idempotency.replay_outbox(self.settings.outbox_dir)
+        await asyncio.to_thread(self._warm_models)
         await self.outbox.start()
         await self.scorer.start()
         self._reloader = asyncio.create_task(self._reload_models(), name="registry-reload")

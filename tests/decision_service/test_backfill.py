@@ -268,9 +268,9 @@ def test_errors_are_typed(tmp_path: Path, small_world, trained_registry: Path) -
 
 
 def test_batch_treeshap_equals_lightgbm_pred_contrib(trained_registry: Path, small_world) -> None:
-    """The backfill's vectorised TreeSHAP gives LightGBM's values and therefore the API's reason codes."""
-    from decision_service.backfill.treeshap import BatchTreeShap, batch_reason_codes
+    """The shared vectorised TreeSHAP (both strategies) gives LightGBM's values, so reasons equal pred_contrib's."""
     from decision_service.features import to_matrix
+    from decision_service.treeshap import PER_TREE_MIN_ROWS, TreeShap
 
     with duckdb.connect(str(small_world.replica), read_only=True) as c:
         cols = load_inputs(c, "SELECT * FROM applications WHERE hash(application_id) % 20 = 0")
@@ -279,6 +279,9 @@ def test_batch_treeshap_equals_lightgbm_pred_contrib(trained_registry: Path, sma
     for lender in ("L01", "L05"):
         model = registry.champion(lender)
         X = to_matrix(feats, model.feature_names)
-        ours = BatchTreeShap(model.booster).contributions(X)
-        np.testing.assert_allclose(ours, model.contributions(X)[:, :-1], atol=1e-9)
-        assert batch_reason_codes(model, X) == model.reason_codes(X)
+        expected = model.contributions(X)[:, :-1]
+        explainer = TreeShap(model.booster)
+        np.testing.assert_allclose(explainer.contributions(X), expected, atol=1e-9)
+        big = np.concatenate([X] * (PER_TREE_MIN_ROWS // len(X) + 1))  # the backfill-sized strategy
+        np.testing.assert_allclose(explainer.contributions(big)[: len(X)], expected, atol=1e-9)
+        assert model.reason_codes(X) == model.mapper.map(expected, X, 4)
