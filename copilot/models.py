@@ -13,11 +13,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Grain = Literal["day", "week", "month"]
-FilterOp = Literal["in", "not_in", ">", ">=", "<", "<="]
+FilterOp = Literal["in", "not_in", ">", ">=", "<", "<=", "is"]
 
 
 class PlanFilter(BaseModel):
-    """A filter on a dimension: ``dimension op values`` (``in`` for one or more category values)."""
+    """A filter on a dimension: ``dimension op values`` (``in`` for one or more category values; ``is`` with
+    ``["true"]``/``["false"]`` for a boolean column)."""
 
     model_config = ConfigDict(extra="forbid")
     dimension: str
@@ -38,11 +39,13 @@ class SemanticPlan(BaseModel):
     """What to compute, in catalog terms; compiled to SQL by :mod:`copilot.semantic.compiler`, never by a model.
 
     ``compare_previous`` splits the window and the same-length window before it into a ``period`` column
-    ("this week vs last week", "week on week" without a series).
+    ("this week vs last week", "week on week" without a series). ``share`` turns the first metric into each
+    group's share of the total; ``scale`` divides it by a unit (1e5 for "in lakh"). ``list_table`` (with no
+    metrics) lists the visible, non-PII columns of one table instead of aggregating.
     """
 
     model_config = ConfigDict(extra="forbid")
-    metrics: list[str] = Field(min_length=1, max_length=3)
+    metrics: list[str] = Field(default_factory=list, max_length=3)
     dimensions: list[str] = Field(default_factory=list, max_length=3)
     filters: list[PlanFilter] = Field(default_factory=list)
     time_window: TimeWindow | None = None
@@ -50,6 +53,15 @@ class SemanticPlan(BaseModel):
     order: Literal["asc", "desc"] | None = None
     limit: int | None = Field(None, ge=1, le=10_000)
     compare_previous: bool = False
+    share: bool = False
+    scale: float | None = Field(None, gt=0)
+    list_table: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> SemanticPlan:
+        if not self.metrics and not self.list_table:
+            raise ValueError("a plan computes at least one metric or lists one table")
+        return self
 
 
 class GenerationOutput(BaseModel):

@@ -229,8 +229,8 @@ class Copilot:
                 if filler is None:
                     raise BackendUnavailableError("the local model is disabled (CREDIT_COPILOT_LOCAL_ENABLED)")
                 request = PlanRequest(question=answer.question, team=answer.team,
-                                      metrics={k: m.description for k, m in sem.metrics.items()},
-                                      dimensions={k: d.description for k, d in sem.dimensions.items()
+                                      metrics={k: m.description for k, m in sem.named_metrics.items()},
+                                      dimensions={k: d.description for k, d in sem.named_dimensions.items()
                                                   if d.kind != "time"},  # grains are their own field
                                       today=today.isoformat())
                 with timer.stage("local_model"):

@@ -83,8 +83,58 @@ def _choose_base(plan: SemanticPlan, sem: TeamSemantics) -> tuple[str, list[Metr
     )
 
 
+def _compile_listing(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
+    """``SELECT <visible non-PII columns> FROM <table>`` (optionally newest/oldest first by its date column)."""
+    table = sem.catalog.tables.get(plan.list_table or "")
+    if table is None:
+        raise PlanCompileError(f"table {plan.list_table!r} is not in team {sem.team!r}'s catalog")
+    cols = [c for c in table.columns.values() if not c.pii]
+    if not cols:
+        raise PlanCompileError(f"table {table.name!r} has no columns team {sem.team!r} may list")
+    query = exp.select(*(exp.column(c.name, table=table.name) for c in cols)).from_(table.name)
+    dated = next((c for c in cols if c.type.upper() in ("DATE", "TIMESTAMP")), None)
+    conditions = _filter_conditions(plan, sem, table.name, lambda name: _dim_sql(sem, name, table.name))
+    if conditions:
+        query = query.where(exp.and_(*conditions))
+    if plan.order and dated is not None:
+        query = query.order_by(exp.Ordered(this=exp.column(dated.name, table=table.name), desc=plan.order == "desc",
+                                           nulls_first=False))
+    if plan.limit:
+        query = query.limit(plan.limit)
+    text = f"the {table.name.replace('_', ' ')} table" + (f", {plan.order}ending by {dated.name}"
+                                                           if plan.order and dated else "")
+    return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), table.name, None, f"Lists {text}.")
+
+
+def _dim_sql(sem: TeamSemantics, name: str, base: str) -> exp.Expression:
+    found = _dimension_def(sem.dimensions[name], base, sem)
+    if found is None or found[1]:
+        raise PlanCompileError(f"{name!r} is not a column of {base!r}")
+    return _parse(found[0])
+
+
+def _filter_conditions(plan: SemanticPlan, sem: TeamSemantics, base: str,
+                       dim_expr: object) -> list[exp.Expression]:
+    conditions: list[exp.Expression] = []
+    for f in plan.filters:
+        target = dim_expr(f.dimension)  # type: ignore[operator]
+        values = [_literal(v) for v in f.values]
+        if f.op == "in":
+            conditions.append(exp.In(this=target, expressions=values))
+        elif f.op == "not_in":
+            conditions.append(exp.Not(this=exp.In(this=target, expressions=values)))
+        elif f.op == "is":
+            conditions.append(exp.EQ(this=target, expression=exp.Boolean(this=str(f.values[0]).lower() == "true")))
+        else:
+            cls = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[f.op]
+            conditions.append(cls(this=target, expression=values[0]))
+    return conditions
+
+
 def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     """Build the SELECT; raises :class:`PlanCompileError` when the team's catalog cannot express the plan."""
+    if plan.list_table and not plan.metrics:
+        return _compile_listing(plan, sem)
     base, metric_defs = _choose_base(plan, sem)
     time_col = metric_defs[0].time_column
     joins: dict[str, JoinStep] = {}
@@ -118,8 +168,14 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
             raise PlanCompileError(f"dimension {name!r} is not in team {sem.team!r}'s catalog")
         select.append(exp.alias_(dim_expr(name), name))
         group.append(exp.Literal.number(len(select)))
-    for name, d in zip(plan.metrics, metric_defs, strict=True):
-        select.append(exp.alias_(_parse(d.sql), name))
+    for i, (name, d) in enumerate(zip(plan.metrics, metric_defs, strict=True)):
+        value = _parse(d.sql)
+        if i == 0 and plan.share:  # each group's share of the total over all groups
+            total = exp.Window(this=exp.Sum(this=_parse(d.sql)))
+            value = exp.Div(this=value, expression=exp.Nullif(this=total, expression=exp.Literal.number(0)))
+        elif i == 0 and plan.scale:
+            value = exp.Div(this=exp.paren(value), expression=exp.Literal.number(plan.scale))
+        select.append(exp.alias_(value, name))
 
     query = exp.select(*select).from_(base)
     conditions: list[exp.Expression] = []
@@ -128,22 +184,16 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
             conditions.append(exp.GTE(this=_parse(time_col), expression=_date(window.start)))
         if window.end:
             conditions.append(exp.LT(this=_parse(time_col), expression=_date(window.end)))
-    for f in plan.filters:
-        target = dim_expr(f.dimension)
-        values = [_literal(v) for v in f.values]
-        if f.op == "in":
-            conditions.append(exp.In(this=target, expressions=values))
-        elif f.op == "not_in":
-            conditions.append(exp.Not(this=exp.In(this=target, expressions=values)))
-        else:
-            cls = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[f.op]
-            conditions.append(cls(this=target, expression=values[0]))
+    conditions.extend(_filter_conditions(plan, sem, base, dim_expr))
     for table, edge in joins.items():
         on = exp.EQ(
             this=exp.column(edge.left_column, table=edge.left_table),
             expression=exp.column(edge.right_column, table=edge.right_table),
         )
-        query = query.join(exp.to_table(table), on=on, join_type="left")
+        # inner join: every step is many-to-one, so it never multiplies rows; rows whose key is empty (a loan
+        # booked before the marketplace has no decision) have no value to group or filter by and are left out,
+        # and DuckDB may reorder inner joins (build the hash table on the small side)
+        query = query.join(exp.to_table(table), on=on, join_type="inner")
     if conditions:
         query = query.where(exp.and_(*conditions))
     if group:
@@ -164,13 +214,17 @@ def explain_plan(plan: SemanticPlan, sem: TeamSemantics, base: str) -> str:
     """One plain-English sentence saying exactly what was computed (shown next to the SQL)."""
     labels = [sem.metrics[m].label for m in plan.metrics]
     text = " and ".join(labels)
+    if plan.share:
+        text = f"share of total {text}"
+    if plan.scale:
+        text += f" (in units of {plan.scale:,.0f})"
     dims = [sem.dimensions[d].label.lower() for d in plan.dimensions]
     if plan.grain:
         dims.insert(0, plan.grain)
     if dims:
         text += " by " + ", ".join(dims)
     for f in plan.filters:
-        op = {"in": "is", "not_in": "is not"}.get(f.op, f.op)
+        op = {"in": "is", "not_in": "is not", "is": "is"}.get(f.op, f.op)
         text += f", where {sem.dimensions[f.dimension].label.lower()} {op} {' or '.join(map(str, f.values))}"
     if plan.time_window:
         text += f", {plan.time_window.label}"

@@ -182,10 +182,12 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(r"\btoday\b", re.I), single_day(0, "today")),
         (re.compile(rf"\bon\s+(?P<day>{_DAY_EXPR})\b", re.I), on_day),
         (re.compile(rf"\b(?:in|during|for)\s+(?P<month>{_MONTH_RE})\b(?:\s+(?P<year>\d{{4}}))?", re.I), in_month),
-        (re.compile(r"\b(?:daily|per day|by day|each day|day by day|day-wise|daywise)\b", re.I),
+        (re.compile(r"\b(?:daily|per day|by day|each day|day by day|day[- ]?wise|date[- ]?wise)\b", re.I),
          lambda m: DateReading(grain="day")),
-        (re.compile(r"\b(?:weekly|per week|by week|each week|week-wise)\b", re.I), lambda m: DateReading(grain="week")),
-        (re.compile(r"\b(?:monthly|per month|by month|each month|month-wise)\b", re.I),
+        (re.compile(r"\b(?:weekly|per week|by week|each week|week[- ]?wise)\b", re.I),
+         lambda m: DateReading(grain="week")),
+        (re.compile(r"\b(?:monthly(?!\s+(?:income|salary|emis?|instalments?|installments?|payments?))|per month|"
+                    r"by month|each month|month[- ]?wise)\b", re.I),
          lambda m: DateReading(grain="month")),
         (re.compile(r"\b(?:trend|over time|time series|timeline)\b", re.I), lambda m: DateReading(grain="day")),
     ]

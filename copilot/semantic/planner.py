@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from copilot.models import PlanFilter, SemanticPlan
+from copilot.semantic import phrasing
 from copilot.semantic.dates import read_dates
 from copilot.semantic.view import TeamSemantics
 from schema_catalog.semantic import load_semantic
@@ -63,10 +64,10 @@ class PlannerResult:
 def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
     """(phrase, kind, name, value) for every metric, dimension and sample value, longest phrase first."""
     out: list[tuple[str, str, str, str]] = []
-    for name, metric in sem.metrics.items():
+    for name, metric in sem.named_metrics.items():
         for p in {*metric.synonyms, metric.label, name.replace("_", " ")}:
             out.append((p.lower(), "metric", name, ""))
-    for name, dim in sem.dimensions.items():
+    for name, dim in sem.named_dimensions.items():
         if dim.kind == "time":
             continue  # grains come from the date grammar
         for p in {*dim.synonyms, dim.label, name.replace("_", " ")}:
@@ -79,15 +80,16 @@ def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
                 if v.lower() != text:
                     out.append((v.lower(), "value", name, v))
     kind_rank = {"metric": 0, "value": 1, "dimension": 2}
-    return sorted(set(out), key=lambda p: (-len(p[0]), kind_rank[p[1]]))
+    # derived column dimensions (col__...) lose ties to the reviewed ones
+    return sorted(set(out), key=lambda p: (-len(p[0]), kind_rank[p[1]], p[2].startswith("col__"), p[2]))
 
 
 _PHRASE_CACHE: dict[str, list[tuple[str, str, str, str]]] = {}
 
 
 def _normalise(question: str) -> str:
-    text = question.lower().replace("’", "'")
-    text = re.sub(r"[^\w\s%+\-.']", " ", text)
+    text = question.lower().replace("’", "'").replace("₹", " rs ")
+    text = re.sub(r"[^\w\s%+\-.'<>=]", " ", text)
     text = re.sub(r"(?<!\d)\.(?!\d)", " ", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -95,7 +97,8 @@ def _normalise(question: str) -> str:
 def _find(text: str, taken: list[tuple[int, int]], phrases: list[tuple[str, str, str, str]]) -> list[_Match]:
     found: list[_Match] = []
     for phrase, kind, name, value in phrases:
-        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?:e?s)?(?![\w])", text):
+        # plural and past forms: "declines", "approved", "referred"
+        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?:e?s|e?d|red)?(?![\w])", text):
             if any(s < m.end() and m.start() < e for s, e in taken):
                 continue
             taken.append((m.start(), m.end()))
@@ -109,7 +112,7 @@ def _fuzzy_metric(words: list[str], sem: TeamSemantics) -> tuple[str, float] | N
     grams = [g for g in grams if len(g) >= 6]
     choices = _SYNONYM_CACHE.get(sem.team)
     if choices is None:
-        choices = [(syn.lower(), name) for name, m in sem.metrics.items() for syn in (*m.synonyms, m.label)]
+        choices = [(syn.lower(), name) for name, m in sem.named_metrics.items() for syn in (*m.synonyms, m.label)]
         _SYNONYM_CACHE[sem.team] = choices
     if not grams or not choices:
         return None
@@ -176,18 +179,45 @@ def plan_question(
     """Plan ``question`` for the team; ``previous`` makes it a follow-up that refines the last plan."""
     text = _normalise(question)
     notes: list[str] = []
+    verb = phrasing.write_intent(text)
+    if verb:
+        return PlannerResult(None, 0.0, [f"{verb!r}: the copilot only reads data, it never changes it"], [])
     dates = read_dates(text, today)
     taken = list(dates.spans)
+    scale = phrasing.read_scale(text)
+    if scale:
+        taken.append(scale[2])
     phrases = _PHRASE_CACHE.get(sem.team) or _PHRASE_CACHE.setdefault(sem.team, _phrases(sem))
+    layer = sem.columns
+    # a first look at the metrics named, so a bare "above 5 lakh" can pick an amount column on their tables
+    prefer = tuple(d.table for m in _find(text, list(taken), phrases) if m.kind == "metric"
+                   for d in sem.metrics[m.name].definitions)
+    thresholds = phrasing.read_thresholds(text, layer, taken, prefer)
+    taken.extend(thresholds.spans)
     matches = _find(text, taken, phrases)
-    top = _TOP_RE.search(text)
-    if top:
-        taken.append((top.start(), top.end()))
+    flags = phrasing.read_flags(text, layer, taken)
+    taken.extend(flags.spans)
+    tops = list(_TOP_RE.finditer(text))
+    top = tops[0] if tops else None
+    for t in tops:
+        taken.append((t.start(), t.end()))
 
     metrics = list(dict.fromkeys(m.name for m in matches if m.kind == "metric"))
     metric_quality = 1.0 if metrics else 0.0
     words = [w for w in re.findall(r"[a-z][a-z0-9+%'-]*", text)]
+    listing: tuple[str, str | None, list[tuple[int, int]]] | None = None
     if not metrics:
+        derived = (phrasing.read_aggregate(text, layer, taken)
+                   or phrasing.read_count(text, layer, taken, set(sem.catalog.tables)))
+        if derived:
+            metrics, metric_quality = [derived[0]], 0.9
+            taken.extend(derived[1])
+            notes.append(f"computed {sem.metrics[derived[0]].label!r} from the column, not a named metric")
+    if not metrics and previous is None:
+        listing = phrasing.listing_table(text, layer, set(sem.catalog.tables))
+        if listing:
+            taken.extend(listing[2])
+    if not metrics and not listing:
         fuzzy = _fuzzy_metric(words, sem)
         if fuzzy:
             metrics, metric_quality = [fuzzy[0]], 0.75
@@ -196,25 +226,40 @@ def plan_question(
             for m in re.finditer(r"[a-z][a-z0-9+%'-]*", text):
                 if process.extractOne(m.group(), syn_words, scorer=fuzz.ratio, score_cutoff=80):
                     taken.append((m.start(), m.end()))
-    if not metrics and retrieved_metrics and previous is None:
+    if not metrics and not listing and retrieved_metrics and previous is None:
         name, score = retrieved_metrics[0]
         if name in sem.metrics and score >= 0.5:
             metrics, metric_quality = [name], 0.55 * score
             notes.append(f"metric {sem.metrics[name].label!r} chosen by similarity ({score:.2f}), not by name")
 
+    metric_columns = {c for name in metrics for d in sem.metrics[name].definitions[:1] for c in d.columns}
     values: dict[str, list[str]] = {}
+    excluded: dict[str, list[str]] = {}
     for m in matches:
-        if m.kind == "value":
-            values.setdefault(m.name, [])
-            if m.value not in values[m.name]:
-                values[m.name].append(m.value)
+        if m.kind != "value":
+            continue
+        dim_cols = {c for d in sem.dimensions[m.name].definitions for c in d.columns}
+        rate = any(sem.metrics[n].format == "percent" for n in metrics)
+        if rate and dim_cols & metric_columns:
+            notes.append(f"{m.value!r} is what the rate counts, not a filter")  # "which lender approves most"
+            continue
+        target = excluded if phrasing.excluded(text, m.start) else values
+        target.setdefault(m.name, [])
+        if m.value not in target[m.name]:
+            target[m.name].append(m.value)
     filters = [PlanFilter(dimension=d, values=v) for d, v in values.items()]
+    filters += [PlanFilter(dimension=d, op="not_in", values=v) for d, v in excluded.items()]
+    filters += thresholds.filters + flags.filters
     dims: list[str] = []
     for m in matches:
         if m.kind != "dimension" or m.name in dims:
             continue
         after_value = any(v.kind == "value" and 0 <= m.start - v.end <= 1 for v in matches)  # "aggregator partners"
-        by = bool(_BY_RE.search(text[: m.start])) or text[m.start : m.end].startswith(("by ", "per ", "each "))
+        wise = bool(re.match(r"\s*-?\s*wise\b", text[m.end:]))  # "lender wise", "partner-wise"
+        by = wise or bool(_BY_RE.search(text[: m.start])) or text[m.start : m.end].startswith(("by ", "per ", "each "))
+        if phrasing.across_all(text, m.start) and not wise:
+            notes.append(f"'all {sem.dimensions[m.name].label.lower()}s' read as the total, not a breakdown")
+            continue
         grouped = by or (not after_value and (m.name not in values or len(values[m.name]) > 1))
         if grouped:
             dims.append(m.name)
@@ -225,10 +270,16 @@ def plan_question(
     order, limit = None, None
     if top:
         order = "desc" if top["word"] in _DESC else "asc"
-        limit = int(top["n"]) if top["n"] else (10 if top["word"] in ("top", "bottom") else 1)
+        n = next((t["n"] for t in tops if t["n"]), None)
+        if n is None:  # "which 3 partners have the lowest ..."
+            count = re.search(r"\b(?:which|what|the|name|list|show)\s+(\d{1,3})\s+[a-z]", text)
+            n = count.group(1) if count else None
+        limit = int(n) if n else (10 if top["word"] in ("top", "bottom") else 1)
         if not dims:
             notes.append("a ranking without a dimension to rank: ignored the ranking")
             order, limit = None, None
+    share = bool(metrics) and phrasing.wants_share(text) and bool(dims) and all(
+        sem.metrics[n].format in ("count", "currency_inr") for n in metrics[:1])
 
     unmatched = [
         m.group()
@@ -240,15 +291,19 @@ def plan_question(
     known = _known_words(sem)
     # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
     names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
-    penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names else 0.3 for w in unmatched)
+    penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names
+                  else 0.02 if w in _FILLER else 0.3 for w in unmatched)
 
     outside = _outside_scope(unmatched, sem)
     if outside:
         return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched)
 
-    if previous is not None and (not metrics or metrics == previous.metrics):
-        # follow-up: refine the last plan with whatever this turn adds
+    if previous is not None and (not metrics or metrics == previous.metrics or
+                                 (not dims and not filters and _FOLLOWUP_RE.search(text))):
+        # follow-up: refine the last plan with whatever this turn adds (a new metric keeps the grouping)
         plan = previous.model_copy(deep=True)
+        if metrics and metrics != previous.metrics:
+            plan.metrics, plan.share = metrics[:3], False
         plan.dimensions = list(dict.fromkeys([*plan.dimensions, *dims]))[:3]
         kept = [f for f in plan.filters if f.dimension not in values]
         plan.filters = kept + filters
@@ -258,11 +313,15 @@ def plan_question(
             plan.grain = dates.grain
         if order:
             plan.order, plan.limit = order, limit
-        changed = bool(dims or filters or dates.window or dates.grain or order)
+        changed = bool(dims or filters or dates.window or dates.grain or order or metrics)
         confidence = max(0.0, (0.9 if changed else 0.3) - penalty)
         notes.append("follow-up: refined the previous question's plan")
         return PlannerResult(plan, round(confidence, 3), notes, unmatched)
 
+    if listing:
+        plan = SemanticPlan(list_table=listing[0], filters=[f for f in filters if _on_table(sem, f, listing[0])],
+                            order=listing[1], limit=1 if listing[1] else None)
+        return PlannerResult(plan, round(max(0.0, 0.9 - penalty), 3), [*notes, "listed the table's rows"], unmatched)
     if not metrics:
         hidden = [p for p in _hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
         why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
@@ -277,8 +336,19 @@ def plan_question(
         order=order,
         limit=limit,
         compare_previous=dates.compare_previous,
+        share=share,
+        scale=scale[0] if scale and not share else None,
     )
     confidence = metric_quality * 0.95 - penalty
     if unmatched:
         notes.append(f"words not understood: {', '.join(unmatched[:8])}")
     return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched)
+
+
+_FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
+_FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
+                     "got", "get", "applicants", "wise", "like", "look", "looks", "going", "currently", "right"])
+
+
+def _on_table(sem: TeamSemantics, f: PlanFilter, table: str) -> bool:
+    return all(d.table == table for d in sem.dimensions[f.dimension].definitions[:1])

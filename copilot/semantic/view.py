@@ -14,6 +14,7 @@ from functools import cached_property
 
 import duckdb
 
+from copilot.semantic.columns import ColumnLayer, build_column_layer
 from schema_catalog.catalog import Catalog, JoinStep, NoJoinPathError, build_catalog, extract_samples
 from schema_catalog.semantic import Dimension, Metric
 from schema_catalog.teams import TeamScope
@@ -36,18 +37,33 @@ class TeamSemantics:
         return self.catalog.scope
 
     @property
-    def metrics(self) -> dict[str, Metric]:
+    def named_metrics(self) -> dict[str, Metric]:
+        """The reviewed metrics of the semantic layer (what phrase matching, retrieval and LLMs see)."""
         return self.catalog.metrics
 
     @property
-    def dimensions(self) -> dict[str, Dimension]:
+    def named_dimensions(self) -> dict[str, Dimension]:
         return self.catalog.dimensions
+
+    @cached_property
+    def columns(self) -> ColumnLayer:
+        """Column-level metrics and dimensions derived from this slice (see :mod:`copilot.semantic.columns`)."""
+        return build_column_layer(self.catalog, self.catalog.dimensions)
+
+    @cached_property
+    def metrics(self) -> dict[str, Metric]:
+        """Everything the compiler can compute: the reviewed metrics, then the derived column metrics."""
+        return {**self.columns.metrics, **self.catalog.metrics}
+
+    @cached_property
+    def dimensions(self) -> dict[str, Dimension]:
+        return {**self.columns.dimensions, **self.catalog.dimensions}
 
     @cached_property
     def samples(self) -> dict[str, tuple[str, ...]]:
         """dimension name -> the catalog's sample values (or the contract's closed value list) of its columns."""
         out: dict[str, tuple[str, ...]] = {}
-        for name, dim in self.dimensions.items():
+        for name, dim in self.named_dimensions.items():
             values: list[str] = []
             for d in dim.definitions:
                 if len(d.columns) != 1:
@@ -58,6 +74,7 @@ class TeamSemantics:
                     values.extend(info.samples or info.values)
             if values:
                 out[name] = tuple(dict.fromkeys(values))
+        out.update(self.columns.samples)
         return out
 
     def join_path(self, start: str, goal: str) -> list[JoinStep] | None:

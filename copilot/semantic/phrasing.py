@@ -1,0 +1,226 @@
+"""Readers for phrasings the metric/dimension matcher cannot see: thresholds, flags, units, aggregates, counts.
+
+Each reader takes the normalised question, the spans already consumed (so nothing is read twice) and the team's
+:class:`~copilot.semantic.columns.ColumnLayer`; each returns what it found plus the spans it consumed. They are kinds
+of question ("X above N lakh", "when the fallback was used", "in crore", "average <column>", "how many <rows>"),
+never particular questions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from copilot.models import PlanFilter
+from copilot.semantic.columns import ColumnLayer, ColumnRef
+
+Span = tuple[int, int]
+
+_WRITE_RE = re.compile(
+    r"\b(?:delete|drop|truncate|insert\s+into|alter\s+table|grant|revoke|update\s+\w+\s+set|merge\s+into)\b"
+    r"|^\s*(?:please\s+)?(?:update|insert|remove|modify|overwrite|create|wipe|erase|purge)\b"
+)
+_SCALES = {"lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7,
+           "thousand": 1e3, "thousands": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "mn": 1e6}
+_SCALE_RE = re.compile(r"\b(?:in|as|into)\s+(?:rs\.?\s+|rupees\s+|inr\s+)?(?P<u>lakhs?|lacs?|crores?|thousands?|"
+                       r"millions?)\b")
+_OPS = [
+    (">=", r"at\s+least|no\s+less\s+than|not\s+less\s+than|minimum\s+of|>="),
+    ("<=", r"at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|maximum\s+of|<="),
+    (">", r"more\s+than|greater\s+than|higher\s+than|larger\s+than|bigger\s+than|longer\s+than|slower\s+than|"
+          r"above|over|exceeding|exceeds?|in\s+excess\s+of|>"),
+    ("<", r"less\s+than|lower\s+than|smaller\s+than|shorter\s+than|faster\s+than|fewer\s+than|below|under|"
+          r"within|<"),
+]
+_NUM = r"(?:rs\.?\s*|inr\s*|₹\s*)?(?P<num>\d+(?:,\d{2,3})*(?:\.\d+)?)\s*(?P<unit>lakhs?|lacs?|l\b|crores?|cr\b|" \
+       r"k\b|thousand|mn\b|million|seconds?|secs?|s\b|milliseconds?|ms\b|minutes?|mins?|%|percent|days?)?"
+_THRESHOLD_RES = [(op, re.compile(rf"(?<![\w])(?:{pat})\s*(?:of\s+)?{_NUM}")) for op, pat in _OPS]
+_NEGATION_RE = re.compile(r"\b(?:no|not|non|without|excluding|except|never|zero)\s+(?:\w+\s+)?$")
+_AGG_WORDS = {"average": "avg", "avg": "avg", "mean": "avg", "typical": "avg", "total": "sum", "sum": "sum",
+              "combined": "sum", "overall": "sum", "maximum": "max", "max": "max", "highest": "max", "largest": "max",
+              "biggest": "max", "minimum": "min", "min": "min", "lowest": "min", "smallest": "min", "median": "median"}
+_AGG_RE = re.compile(r"\b(?P<w>" + "|".join(sorted(_AGG_WORDS, key=len, reverse=True)) + r")\b")
+_COUNT_RE = re.compile(r"\b(?:how\s+many|number\s+of|no\s+of|count\s+of|count|total|volume\s+of)\b")
+_EXCLUDE_RE = re.compile(r"\b(?:excluding|exclude|except(?:\s+for)?|other\s+than|apart\s+from|not\s+counting|"
+                         r"leaving\s+out|ignoring|besides|but\s+not|not)\s+(?:the\s+)?$")
+_SHARE_RE = re.compile(r"\b(?:share|proportion|percentage|percent|%|fraction|contribution|contributes?|"
+                       r"mix)\b(?:\s+of)?")
+_ALL_RE = re.compile(r"\b(?:across|for|over|of)\s+all(?:\s+the)?\s+$|\ball\s+$")
+_LIST_RE = re.compile(r"^(?:please\s+)?(?:list|show|display|give\s+me|get|which|what)\b(?:\s+(?:me|us))?"
+                      r"(?:\s+(?:all|every|the|our))*\b")
+_RECENT_RE = re.compile(r"\b(?:most\s+recent(?:ly)?|latest|newest|last|recently)\b")
+_OLDEST_RE = re.compile(r"\b(?:oldest|earliest|first)\b")
+
+
+def write_intent(text: str) -> str | None:
+    """The write verb of a request to change data ("delete all declined decisions"), or None."""
+    m = _WRITE_RE.search(text)
+    return m.group().strip() if m else None
+
+
+def read_scale(text: str) -> tuple[float, str, Span] | None:
+    """"in lakh" / "in crores": divide money results by the unit (a lakh is 100,000; a crore 10,000,000)."""
+    m = _SCALE_RE.search(text)
+    if not m:
+        return None
+    unit = m["u"]
+    return _SCALES[unit], unit.rstrip("s"), m.span()
+
+
+def _overlaps(span: Span, taken: list[Span]) -> bool:
+    return any(s < span[1] and span[0] < e for s, e in taken)
+
+
+def find_column(text: str, refs: tuple[ColumnRef, ...], taken: list[Span], *, kinds: tuple[str, ...],
+                window: Span | None = None) -> list[tuple[Span, ColumnRef]]:
+    """Column phrases in ``text`` (longest phrase first, real columns before struct fields), not yet consumed."""
+    found: list[tuple[Span, ColumnRef]] = []
+    cands = [(p, r) for r in refs if r.kind in kinds for p in r.phrases]
+    cands.sort(key=lambda pr: (-len(pr[0]), pr[1].struct_field))
+    local = list(taken)
+    for phrase, ref in cands:
+        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?:e?s)?(?![\w])", text):
+            if window and not (window[0] <= m.start() < window[1]):
+                continue
+            if _overlaps(m.span(), local):
+                continue
+            local.append(m.span())
+            found.append((m.span(), ref))
+    return found
+
+
+def _unit_value(num: str, unit: str | None, ref: ColumnRef) -> float:
+    value = float(num.replace(",", ""))
+    unit = (unit or "").lower()
+    if unit in _SCALES or unit in ("l",):
+        return value * _SCALES.get(unit, 1e5)
+    if ref.sql.endswith("_ms"):
+        if unit.startswith("s"):
+            return value * 1000
+        if unit.startswith("min"):
+            return value * 60_000
+    return value
+
+
+@dataclass
+class Thresholds:
+    filters: list[PlanFilter] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+
+def read_thresholds(text: str, layer: ColumnLayer, taken: list[Span], prefer: tuple[str, ...] = ()) -> Thresholds:
+    """"<column> more than N <unit>": a numeric filter. The column is the nearest phrase before the comparison
+    (else right after the number); without one, the unit says which kind of column (seconds -> a *_ms column,
+    lakh/crore/rupees -> an amount column), preferring the tables in ``prefer`` (the metric's)."""
+    out = Thresholds()
+    numeric = tuple(r for r in layer.columns if r.kind == "numeric")
+    hits = sorted(((m, op) for op, rx in _THRESHOLD_RES for m in rx.finditer(text)), key=lambda h: h[0].start())
+    for m, op in hits:
+        if _overlaps(m.span(), taken + out.spans):
+            continue
+        num, unit = m["num"], m["unit"]
+        before = find_column(text, numeric, taken + out.spans, kinds=("numeric",), window=(max(0, m.start() - 45),
+                                                                                           m.start()))
+        after = find_column(text, numeric, taken + out.spans, kinds=("numeric",), window=(m.end(), m.end() + 25))
+        chosen: tuple[Span, ColumnRef] | None = None
+        if before:
+            chosen = max(before, key=lambda f: f[0][1])
+        elif after:
+            chosen = min(after, key=lambda f: f[0][0])
+        ref = chosen[1] if chosen else _by_unit(unit, numeric, prefer)
+        if ref is None:
+            continue
+        if chosen and len(before) > 1 and prefer:  # several phrases: prefer one on the metric's tables
+            on_pref = [f for f in before if f[1].table in prefer]
+            if on_pref:
+                chosen, ref = max(on_pref, key=lambda f: f[0][1]), max(on_pref, key=lambda f: f[0][1])[1]
+        out.filters.append(PlanFilter(dimension=f"col__{ref.key}", op=op, values=[_unit_value(num, unit, ref)]))
+        out.spans.append(m.span())
+        if chosen:
+            out.spans.append(chosen[0])
+    return out
+
+
+def _by_unit(unit: str | None, refs: tuple[ColumnRef, ...], prefer: tuple[str, ...]) -> ColumnRef | None:
+    unit = (unit or "").lower()
+    if unit.startswith(("s", "ms", "milli", "min")) and unit not in ("",):
+        pool = [r for r in refs if r.sql.endswith("_ms") and not r.struct_field]
+    elif unit in _SCALES or unit in ("l",):
+        pool = [r for r in refs if "amount" in r.sql and not r.struct_field]
+    else:
+        return None
+    pool.sort(key=lambda r: (r.table not in prefer, prefer.index(r.table) if r.table in prefer else 0))
+    return pool[0] if pool else None
+
+
+def read_flags(text: str, layer: ColumnLayer, taken: list[Span]) -> Thresholds:
+    """Boolean columns named in the question ("when the fallback was used", "thin-file applicants"): a true
+    filter, or false after a negation ("without fallback", "non thin file")."""
+    out = Thresholds()
+    for span, ref in find_column(text, layer.columns, taken, kinds=("boolean",)):
+        negated = bool(_NEGATION_RE.search(text[: span[0]]))
+        out.filters.append(PlanFilter(dimension=f"col__{ref.key}", op="is", values=["false" if negated else "true"]))
+        out.spans.append(span)
+    return out
+
+
+def read_aggregate(text: str, layer: ColumnLayer, taken: list[Span]) -> tuple[str, list[Span]] | None:
+    """"average <numeric column>" / "total <column>" / "median <column>": a derived column metric."""
+    numeric = tuple(r for r in layer.columns if r.kind == "numeric")
+    for m in _AGG_RE.finditer(text):
+        if _overlaps(m.span(), taken):
+            continue
+        cols = find_column(text, numeric, taken, kinds=("numeric",), window=(m.end(), m.end() + 30))
+        if cols:
+            span, ref = min(cols, key=lambda f: f[0][0])
+            return f"{_AGG_WORDS[m['w']]}__{ref.key}", [m.span(), span]
+    return None
+
+
+def read_count(text: str, layer: ColumnLayer, taken: list[Span], visible: set[str]) -> tuple[str, list[Span]] | None:
+    """"how many <rows>" / "number of <rows>": the row count of the table those rows live in."""
+    phrases = sorted(((p, t) for t, ps in layer.tables.items() if t in visible for p in ps),
+                     key=lambda pt: -len(pt[0]))
+    for m in _COUNT_RE.finditer(text):
+        if _overlaps(m.span(), taken):
+            continue
+        window = text[m.end(): m.end() + 45]
+        best: tuple[int, str, Span] | None = None
+        for phrase, table in phrases:
+            pm = re.search(rf"(?<![\w]){re.escape(phrase)}(?:e?s)?(?![\w])", window)
+            if pm:
+                span = (m.end() + pm.start(), m.end() + pm.end())
+                if not _overlaps(span, taken) and (best is None or pm.start() < best[0]):
+                    best = (pm.start(), table, span)
+        if best:
+            return f"rows__{best[1]}", [m.span(), best[2]]
+    return None
+
+
+def excluded(text: str, start: int) -> bool:
+    """Whether a value at ``start`` is preceded by an exclusion ("excluding Paisabazaar", "other than web")."""
+    return bool(_EXCLUDE_RE.search(text[:start]))
+
+
+def across_all(text: str, start: int) -> bool:
+    """"across all lenders" / "for all partners": the total over them, not a breakdown."""
+    return bool(_ALL_RE.search(text[:start]))
+
+
+def wants_share(text: str) -> bool:
+    """"what share of X comes from each Y", "percentage of approvals by lender": each group's share of the total."""
+    return bool(_SHARE_RE.search(text))
+
+
+def listing_table(text: str, layer: ColumnLayer, visible: set[str]) -> tuple[str, str | None, list[Span]] | None:
+    """"list all partners", "show the deployments", "which partner was onboarded most recently": (table, order
+    (desc/asc by the table's date column, or None), spans)."""
+    if not _LIST_RE.search(text):
+        return None
+    phrases = sorted(((p, t) for t, ps in layer.tables.items() if t in visible for p in ps), key=lambda pt: -len(pt[0]))
+    for phrase, table in phrases:
+        pm = re.search(rf"(?<![\w]){re.escape(phrase)}(?:e?s)?(?![\w])", text)
+        if pm:
+            order = "desc" if _RECENT_RE.search(text) else "asc" if _OLDEST_RE.search(text) else None
+            return table, order, [pm.span()]
+    return None
