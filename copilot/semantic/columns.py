@@ -29,7 +29,8 @@ from warehouse.schema import load_schema
 NUMERIC = re.compile(r"^(DOUBLE|INTEGER|BIGINT|FLOAT|DECIMAL.*|SMALLINT|HUGEINT|REAL)$", re.I)
 _STRUCT_FIELD = re.compile(r"(\w+)\s+(DOUBLE|INTEGER|BIGINT|FLOAT|VARCHAR|BOOLEAN)", re.I)
 AGGREGATES = {"avg": "avg({c})", "sum": "sum({c})", "min": "min({c})", "max": "max({c})",
-              "median": "quantile_cont({c}, 0.5)"}
+              "median": "quantile_cont({c}, 0.5)", "p90": "quantile_cont({c}, 0.9)",
+              "p95": "quantile_cont({c}, 0.95)", "p99": "quantile_cont({c}, 0.99)"}
 _UNIT_WORDS = {"pct", "90d", "12m", "ms", "months", "count", "id"}
 
 
@@ -70,8 +71,8 @@ def _phrases_for(name: str, synonyms: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _time_column(columns: dict[str, ColumnInfo]) -> str | None:
-    for c in columns.values():
-        if c.type.upper() in ("TIMESTAMP", "DATE", "TIMESTAMPTZ"):
+    for c in columns.values():  # never a personal date (date of birth) as the time axis
+        if c.type.upper() in ("TIMESTAMP", "DATE", "TIMESTAMPTZ") and not c.pii:
             return c.name
     return None
 
@@ -141,4 +142,18 @@ def build_column_layer(catalog: Catalog, named: dict[str, Dimension]) -> ColumnL
         words = {table.name.replace("_", " "), _singular(table.name).replace("_", " "),
                  *(s.lower() for s in table.synonyms)}
         table_phrases[table.name] = tuple(sorted(words, key=len, reverse=True))
+    # tables the team cannot read but whose keys it sees ("how many applicants" for a team without applicants):
+    # distinct references to them
+    for target in sorted({c.references.split(".")[0] for c in catalog.columns() if c.references}
+                         - set(catalog.tables)):
+        schema_table = schema.tables.get(target)
+        if schema_table is None:
+            continue
+        defs = [(other.name, f"count(DISTINCT {other.name}.{c.name})", _time_column(other.columns))
+                for other in catalog.tables.values() for c in other.columns.values()
+                if c.references and c.references.split(".")[0] == target]
+        metric(f"rows__{target}", f"Number of {target.replace('_', ' ')}", "count", defs)
+        words = {target.replace("_", " "), _singular(target).replace("_", " "),
+                 *(s.lower() for s in getattr(schema_table, "synonyms", ()) or ())}
+        table_phrases[target] = tuple(sorted(words, key=len, reverse=True))
     return ColumnLayer(metrics, dimensions, tuple(refs), table_phrases, samples)

@@ -38,9 +38,12 @@ _THRESHOLD_RES = [(op, re.compile(rf"(?<![\w])(?:{pat})\s*(?:of\s+)?{_NUM}")) fo
 _NEGATION_RE = re.compile(r"\b(?:no|not|non|without|excluding|except|never|zero)\s+(?:\w+\s+)?$")
 _AGG_WORDS = {"average": "avg", "avg": "avg", "mean": "avg", "typical": "avg", "total": "sum", "sum": "sum",
               "combined": "sum", "overall": "sum", "maximum": "max", "max": "max", "highest": "max", "largest": "max",
-              "biggest": "max", "minimum": "min", "min": "min", "lowest": "min", "smallest": "min", "median": "median"}
+              "biggest": "max", "minimum": "min", "min": "min", "lowest": "min", "smallest": "min", "median": "median",
+              "p90": "p90", "p95": "p95", "p99": "p99", "90th percentile": "p90", "95th percentile": "p95",
+              "99th percentile": "p99"}
 _AGG_RE = re.compile(r"\b(?P<w>" + "|".join(sorted(_AGG_WORDS, key=len, reverse=True)) + r")\b")
-_COUNT_RE = re.compile(r"\b(?:how\s+many|number\s+of|no\s+of|count\s+of|count|total|volume\s+of)\b")
+_COUNT_RE = re.compile(r"\b(?:how\s+many|number\s+of|no\s+of|count\s+of|count|total|volume\s+of)"
+                       r"(?:\s+(?:distinct|unique|different|individual))?\b")
 _EXCLUDE_RE = re.compile(r"\b(?:excluding|exclude|except(?:\s+for)?|other\s+than|apart\s+from|not\s+counting|"
                          r"leaving\s+out|ignoring|besides|but\s+not|not)\s+(?:the\s+)?$")
 _SHARE_RE = re.compile(r"\b(?:share|proportion|percentage|percent|%|fraction|contribution|contributes?|"

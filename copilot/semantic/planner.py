@@ -19,6 +19,7 @@ from copilot.semantic import phrasing
 from copilot.semantic.dates import read_dates
 from copilot.semantic.view import TeamSemantics
 from schema_catalog.semantic import load_semantic
+from warehouse.schema import load_schema
 
 STOPWORDS = frozenset(
     [
@@ -66,12 +67,12 @@ def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
     out: list[tuple[str, str, str, str]] = []
     for name, metric in sem.named_metrics.items():
         for p in {*metric.synonyms, metric.label, name.replace("_", " ")}:
-            out.append((p.lower(), "metric", name, ""))
+            out.append((_normalise(p), "metric", name, ""))
     for name, dim in sem.named_dimensions.items():
         if dim.kind == "time":
             continue  # grains come from the date grammar
         for p in {*dim.synonyms, dim.label, name.replace("_", " ")}:
-            out.append((p.lower(), "dimension", name, ""))
+            out.append((_normalise(p), "dimension", name, ""))
     for name, values in sem.samples.items():
         for v in values:
             text = v.lower().replace("_", " ")
@@ -91,6 +92,10 @@ def _normalise(question: str) -> str:
     text = question.lower().replace("’", "'").replace("₹", " rs ")
     text = re.sub(r"[^\w\s%+\-.'<>=]", " ", text)
     text = re.sub(r"(?<!\d)\.(?!\d)", " ", text)
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "self-employed", "loan-to-income", "thin-file"
+    text = re.sub(r"\b(?:avg|mean)\b", "average", text)
+    text = re.sub(r"\bno\s+of\b|\bnum\s+of\b|\bnos\s+of\b", "number of", text)
+    text = re.sub(r"\bamt\b", "amount", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -98,7 +103,9 @@ def _find(text: str, taken: list[tuple[int, int]], phrases: list[tuple[str, str,
     found: list[_Match] = []
     for phrase, kind, name, value in phrases:
         # plural and past forms: "declines", "approved", "referred"
-        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?:e?s|e?d|red)?(?![\w])", text):
+        pattern = (rf"(?<![\w]){re.escape(phrase[:-1])}(?:y|ies)(?![\w])" if phrase.endswith("y") and len(phrase) > 3
+                   else rf"(?<![\w]){re.escape(phrase)}(?:e?s|e?d|red)?(?![\w])")
+        for m in re.finditer(pattern, text):
             if any(s < m.end() and m.start() < e for s, e in taken):
                 continue
             taken.append((m.start(), m.end()))
@@ -112,7 +119,7 @@ def _fuzzy_metric(words: list[str], sem: TeamSemantics) -> tuple[str, float] | N
     grams = [g for g in grams if len(g) >= 6]
     choices = _SYNONYM_CACHE.get(sem.team)
     if choices is None:
-        choices = [(syn.lower(), name) for name, m in sem.named_metrics.items() for syn in (*m.synonyms, m.label)]
+        choices = [(_normalise(syn), name) for name, m in sem.named_metrics.items() for syn in (*m.synonyms, m.label)]
         _SYNONYM_CACHE[sem.team] = choices
     if not grams or not choices:
         return None
@@ -190,27 +197,41 @@ def plan_question(
     phrases = _PHRASE_CACHE.get(sem.team) or _PHRASE_CACHE.setdefault(sem.team, _phrases(sem))
     layer = sem.columns
     # a first look at the metrics named, so a bare "above 5 lakh" can pick an amount column on their tables
-    prefer = tuple(d.table for m in _find(text, list(taken), phrases) if m.kind == "metric"
-                   for d in sem.metrics[m.name].definitions)
+    first_look = _find(text, list(taken), phrases)
+    prefer = tuple(d.table for m in first_look if m.kind == "metric" for d in sem.metrics[m.name].definitions)
+    metric_spans = [(m.start, m.end) for m in first_look if m.kind == "metric"]
+    hidden_col = _hidden_column(text, sem, [*taken, *((m.start, m.end) for m in first_look)])
+    if hidden_col:
+        return PlannerResult(None, 0.0, [f"{hidden_col!r} is not in team {sem.team!r}'s data"], [])
     thresholds = phrasing.read_thresholds(text, layer, taken, prefer)
     taken.extend(thresholds.spans)
-    matches = _find(text, taken, phrases)
-    flags = phrasing.read_flags(text, layer, taken)
+    flags = phrasing.read_flags(text, layer, taken + metric_spans)  # "rule based fallback" before "fallback"
     taken.extend(flags.spans)
+    matches = _find(text, taken, phrases)
     tops = list(_TOP_RE.finditer(text))
     top = tops[0] if tops else None
     for t in tops:
         taken.append((t.start(), t.end()))
 
-    metrics = list(dict.fromkeys(m.name for m in matches if m.kind == "metric"))
+    metric_matches = sorted((m for m in matches if m.kind == "metric"), key=lambda m: m.start)
+    metrics = []
+    for i, m in enumerate(metric_matches):  # a second metric must be asked for ("X and Y"), not a noun ("decisions")
+        if i == 0 or re.search(r"\b(?:and|&)\b|,|\bvs\b|\bversus\b", text[metric_matches[i - 1].end : m.start]):
+            metrics.append(m.name)
+    metrics = list(dict.fromkeys(metrics))
     metric_quality = 1.0 if metrics else 0.0
     words = [w for w in re.findall(r"[a-z][a-z0-9+%'-]*", text)]
     listing: tuple[str, str | None, list[tuple[int, int]]] | None = None
     if not metrics:
-        derived = (phrasing.read_aggregate(text, layer, taken)
-                   or phrasing.read_count(text, layer, taken, set(sem.catalog.tables)))
+        value_spans = {(m.start, m.end) for m in matches if m.kind == "value"}
+        dim_spans = {(m.start, m.end) for m in matches if m.kind == "dimension"}
+        derived = (phrasing.read_aggregate(text, layer, [t for t in taken if t not in dim_spans])
+                   or phrasing.read_count(text, layer, [t for t in taken if t not in value_spans],
+                                          set(layer.tables))
+                   or _followup_aggregate(text, sem, previous))
         if derived:
-            metrics, metric_quality = [derived[0]], 0.9
+            matches = [m for m in matches if not any(s < m.end and m.start < e for s, e in derived[1])]
+            metrics, metric_quality = [derived[0]], 1.0
             taken.extend(derived[1])
             notes.append(f"computed {sem.metrics[derived[0]].label!r} from the column, not a named metric")
     if not metrics and previous is None:
@@ -275,6 +296,9 @@ def plan_question(
             count = re.search(r"\b(?:which|what|the|name|list|show)\s+(\d{1,3})\s+[a-z]", text)
             n = count.group(1) if count else None
         limit = int(n) if n else (10 if top["word"] in ("top", "bottom") else 1)
+        if not n and re.search(r"\b(?:ranked|sorted|ordered|rank|sort|order)\b|\b(?:highest|lowest|largest|smallest|"
+                               r"most|least|best|worst)\s+(?:first|to\s+\w+est)\b", text):
+            limit = None  # "ranked by X, highest first": every row, in order
         if not dims:
             notes.append("a ranking without a dimension to rank: ignored the ranking")
             order, limit = None, None
@@ -294,6 +318,21 @@ def plan_question(
     penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names
                   else 0.02 if w in _FILLER else 0.3 for w in unmatched)
 
+    personal = _personal_data(text, sem)
+    if personal:
+        return PlannerResult(None, 0.0, [*notes, f"{personal!r} is personal data team {sem.team!r} may not see"],
+                             unmatched)
+    for w in list(unmatched):  # "by partnr": a misspelt dimension after by/per
+        idx = text.find(w)
+        if _BY_RE.search(text[:idx]) and len(w) >= 5:
+            hit = process.extractOne(w, _dimension_words(sem), scorer=fuzz.ratio, score_cutoff=80)
+            if hit and sem.named_dimensions[_dimension_words(sem)[hit[0]]].kind != "time":
+                dim = _dimension_words(sem)[hit[0]]
+                if dim not in dims:
+                    dims.append(dim)
+                unmatched.remove(w)
+                penalty -= 0.3
+                notes.append(f"read {w!r} as {sem.named_dimensions[dim].label.lower()!r}")
     outside = _outside_scope(unmatched, sem)
     if outside:
         return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched)
@@ -321,7 +360,9 @@ def plan_question(
     if listing:
         plan = SemanticPlan(list_table=listing[0], filters=[f for f in filters if _on_table(sem, f, listing[0])],
                             order=listing[1], limit=1 if listing[1] else None)
-        return PlannerResult(plan, round(max(0.0, 0.9 - penalty), 3), [*notes, "listed the table's rows"], unmatched)
+        # a listing shows the table as it is: words naming its columns ("with their onboarding date") cost little
+        cost = sum(0.4 if w in names else 0.08 for w in unmatched)
+        return PlannerResult(plan, round(max(0.0, 0.9 - cost), 3), [*notes, "listed the table's rows"], unmatched)
     if not metrics:
         hidden = [p for p in _hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
         why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
@@ -352,3 +393,71 @@ _FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "ple
 
 def _on_table(sem: TeamSemantics, f: PlanFilter, table: str) -> bool:
     return all(d.table == table for d in sem.dimensions[f.dimension].definitions[:1])
+
+
+def _followup_aggregate(text: str, sem: TeamSemantics,
+                        previous: SemanticPlan | None) -> tuple[str, list[tuple[int, int]]] | None:
+    """"what about the median?" after "average latency by lender": the same column, another aggregate."""
+    if previous is None or not previous.metrics:
+        return None
+    m = re.search(r"\b(?P<w>median|average|total|sum|maximum|max|minimum|min|p90|p95|p99)\b", text)
+    if not m:
+        return None
+    agg = {"average": "avg", "total": "sum", "maximum": "max", "minimum": "min"}.get(m["w"], m["w"])
+    defs = sem.metrics[previous.metrics[0]].definitions
+    for ref in sem.columns.columns:
+        if ref.kind == "numeric" and defs and ref.sql in defs[0].sql and f"{agg}__{ref.key}" in sem.metrics:
+            return f"{agg}__{ref.key}", [m.span()]
+    return None
+
+
+def _dimension_words(sem: TeamSemantics) -> dict[str, str]:
+    """Single-word dimension synonyms -> dimension (for typo matching after "by")."""
+    found = _DIM_WORDS.get(sem.team)
+    if found is None:
+        found = {p.lower(): n for n, d in sem.named_dimensions.items() for p in (*d.synonyms, d.label)
+                 if " " not in p and len(p) >= 4}
+        _DIM_WORDS[sem.team] = found
+    return found
+
+
+_DIM_WORDS: dict[str, dict[str, str]] = {}
+
+
+def _personal_data(text: str, sem: TeamSemantics) -> str | None:
+    """A personal-data column named in the question of a team whose PII policy is 'denied'."""
+    if sem.scope.pii_policy != "denied":
+        return None
+    for table in load_schema().tables.values():
+        for col in table.columns:
+            if col.pii:
+                phrase = col.name.replace("_", " ")
+                if re.search(rf"\b{re.escape(phrase)}s?\b", text):
+                    return phrase
+    return None
+
+
+_HIDDEN_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _hidden_column(text: str, sem: TeamSemantics, named: list[tuple[int, int]]) -> str | None:
+    """A multi-word name of a column the team cannot see ("bureau score" for growth), outside the named matches:
+    without this check a visible column with a shorter name ("score") would silently stand in for it."""
+    phrases = _HIDDEN_COLUMNS.get(sem.team)
+    if phrases is None:
+        layer = load_semantic()
+        hidden: set[str] = set()
+        visible: set[str] = set()
+        for table in load_schema().tables.values():
+            if table.internal:
+                continue  # bookkeeping tables (world runs, audit) are nobody's analyst data
+            for col in table.columns:
+                names = {col.name.replace("_", " "), *layer.column_synonyms.get((table.name, col.name), ())}
+                (visible if sem.catalog.has_column(table.name, col.name) else hidden).update(
+                    n.lower() for n in names if " " in n)
+        phrases = _HIDDEN_COLUMNS.setdefault(sem.team, tuple(sorted(hidden - visible, key=len, reverse=True)))
+    for phrase in phrases:
+        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}s?(?![\w])", text):
+            if not any(s < m.end() and m.start() < e for s, e in named):
+                return phrase
+    return None
