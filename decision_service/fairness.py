@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from fairlearn.metrics import MetricFrame, count, demographic_parity_ratio, selection_rate
+from fairlearn.metrics import MetricFrame, demographic_parity_ratio, selection_rate
 
 FOUR_FIFTHS = 0.8
 AGE_BANDS = (("18-25", 18, 25), ("26-35", 26, 35), ("36-45", 36, 45), ("46-60", 46, 60), ("61+", 61, 200))
@@ -46,21 +46,32 @@ def _bootstrap_rates(k: np.ndarray, n: np.ndarray, n_boot: int, rng: np.random.G
     return rng.binomial(n.astype(np.int64), p, size=(n_boot, len(n))) / np.maximum(n, 1)
 
 
+def _weighted_count(y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray) -> float:
+    """Rows per group when each input row stands for ``sample_weight`` identical rows."""
+    return float(np.sum(sample_weight))
+
+
 def group_rates(
-    outcome: np.ndarray, groups: np.ndarray, *, n_boot: int = 1000, seed: int = 0, threshold: float = FOUR_FIFTHS,
-    min_group_size: int = 30, ratio: bool = True,
+    outcome: np.ndarray, groups: np.ndarray, *, weights: np.ndarray | None = None, n_boot: int = 1000, seed: int = 0,
+    threshold: float = FOUR_FIFTHS, min_group_size: int = 30, ratio: bool = True,
 ) -> dict[str, Any]:
     """Rate of a 0/1 ``outcome`` per group with 95% bootstrap CIs and (for approvals) disparate-impact ratios.
 
+    ``weights`` lets callers pass pre-aggregated rows (one row per group and outcome with its count): the warehouse
+    holds millions of decisions, and Fairlearn's weighted metrics give the same rates from a few dozen rows.
     The reference group for the ratio is the group with the highest rate among groups of at least
     ``min_group_size`` rows (tiny groups are reported but neither set the reference nor get flagged).
     """
     y = np.asarray(outcome).astype(int)
     g = np.asarray(groups).astype(str)
-    mf = MetricFrame(metrics={"rate": selection_rate, "n": count}, y_true=y, y_pred=y, sensitive_features=g)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    mf = MetricFrame(
+        metrics={"rate": selection_rate, "n": _weighted_count}, y_true=y, y_pred=y, sensitive_features=g,
+        sample_params={"rate": {"sample_weight": w}, "n": {"sample_weight": w}},
+    )
     table = mf.by_group
     names = [str(i) for i in table.index]
-    n = table["n"].to_numpy(dtype=np.int64)
+    n = np.round(table["n"].to_numpy(dtype=float)).astype(np.int64)
     rate = table["rate"].to_numpy(dtype=float)
     k = np.round(rate * n)
     rng = np.random.default_rng(seed)
@@ -81,26 +92,29 @@ def group_rates(
             out["groups"][name].update(di_ratio=float(di[i]), di_ci95=[float(di_lo[i]), float(di_hi[i])],
                                        flagged=flagged)
         out["reference_group"] = names[ref]
-        out["demographic_parity_ratio"] = float(demographic_parity_ratio(y, y, sensitive_features=g))
+        out["demographic_parity_ratio"] = float(demographic_parity_ratio(y, y, sensitive_features=g, sample_weight=w))
         out["min_di_ratio"] = float(np.min(di[big])) if big.any() else float("nan")
         out["flagged"] = [name for name in names if out["groups"][name]["flagged"]]
     return out
 
 
+# Aggregated in the engine: one row per (outcome, gender, state, age band) with its count, not millions of rows.
 _DECISIONS_SQL = """
 SELECT d.decision = 'approve' AS approved, p.gender, p.state,
-       {age_band} AS age_band
+       {age_band} AS age_band, count(*) AS weight
 FROM decisions d
 JOIN applications a USING (application_id)
 JOIN applicants p ON p.applicant_id = a.applicant_id
 WHERE (?::VARCHAR IS NULL OR d.lender_id = ?)
+GROUP BY ALL
 """
 _LOANS_SQL = """
 SELECT l.defaulted_on IS NOT NULL AS defaulted, p.gender, p.state,
-       {age_band} AS age_band
+       {age_band} AS age_band, count(*) AS weight
 FROM loans l
 JOIN applicants p ON p.applicant_id = l.applicant_id
 WHERE (?::VARCHAR IS NULL OR l.lender_id = ?)
+GROUP BY ALL
 """
 
 
@@ -115,7 +129,8 @@ def fairness_report(
     loans = con.execute(_LOANS_SQL.format(age_band=loan_age), [lender_id, lender_id]).df()
     report: dict[str, Any] = {
         "lender_id": lender_id, "threshold": threshold, "n_boot": n_boot, "min_group_size": min_group_size,
-        "decisions": len(dec), "loans": len(loans), "overall_approval_rate": float(dec["approved"].mean()) if len(
+        "decisions": int(dec["weight"].sum()), "loans": int(loans["weight"].sum()),
+        "overall_approval_rate": float((dec["approved"] * dec["weight"]).sum() / dec["weight"].sum()) if len(
             dec) else float("nan"),
         "attributes": {},
     }
@@ -123,11 +138,12 @@ def fairness_report(
         entry: dict[str, Any] = {}
         if len(dec):
             entry["approval"] = group_rates(dec["approved"].to_numpy(), dec[attr].fillna("unknown").to_numpy(),
-                                            n_boot=n_boot, seed=seed, threshold=threshold,
-                                            min_group_size=min_group_size)
+                                            weights=dec["weight"].to_numpy(), n_boot=n_boot, seed=seed,
+                                            threshold=threshold, min_group_size=min_group_size)
         if len(loans):
             entry["default"] = group_rates(loans["defaulted"].to_numpy(), loans[attr].fillna("unknown").to_numpy(),
-                                           n_boot=n_boot, seed=seed + 1, min_group_size=min_group_size, ratio=False)
+                                           weights=loans["weight"].to_numpy(), n_boot=n_boot, seed=seed + 1,
+                                           min_group_size=min_group_size, ratio=False)
         report["attributes"][attr] = entry
     report["flagged"] = {attr: e.get("approval", {}).get("flagged", []) for attr, e in report["attributes"].items()}
     return report
