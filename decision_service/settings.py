@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     scoring_threads: int = Field(default=4, ge=1)
     """Threads that run model scoring (numpy/LightGBM release the GIL), so a hanging model cannot block the loop."""
 
+    gil_switch_interval_s: float = Field(default=0.0005, gt=0)
+    """``sys.setswitchinterval`` of the API process. Python's 5 ms default makes the event loop and the scoring
+    threads wait up to 5 ms for each other at every hand-over; a shorter interval cuts that latency."""
+
     scoring_max_batch: int = Field(default=64, ge=1)
     """Most requests scored together in one micro-batch (requests arriving during a batch form the next one)."""
 

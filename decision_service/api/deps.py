@@ -14,14 +14,15 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="Per-partner API key (ck_<id>_<secret>), issued by the marketplace.")
 
 
-def get_container(request: Request) -> ServiceContainer:
+async def get_container(request: Request) -> ServiceContainer:
+    """``async`` on purpose: FastAPI runs plain ``def`` dependencies in its thread pool (a thread hop per request)."""
     return request.app.state.container
 
 
 ContainerDep = Annotated[ServiceContainer, Depends(get_container)]
 
 
-def get_app_settings(container: ContainerDep) -> Settings:
+async def get_app_settings(container: ContainerDep) -> Settings:
     return container.settings
 
 

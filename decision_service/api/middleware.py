@@ -13,6 +13,8 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from decision_service.api.errors import error_body
 from decision_service.errors import PayloadTooLargeError
 from decision_service.observability import HTTP_REQUESTS, request_id_var
@@ -77,6 +79,8 @@ class RequestContextMiddleware:
                                             rid), [(b"connection", b"close")])
             else:
                 await self.app(scope, receive_limited, send_wrapper)
+        except ClientDisconnect:
+            pass  # the caller hung up mid-request (load generators do at the end of a run): nothing to answer
         except PayloadTooLargeError as exc:
             if not started[0]:
                 await reply(413, error_body(413, exc.code, exc.message, None, rid), [(b"connection", b"close")])

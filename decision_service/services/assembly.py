@@ -137,19 +137,32 @@ def assemble_features(req: DecisionRequest, bureau: BureauResult, applicant: App
     return build_features(*raw_inputs(req, bureau, applicant, received_at))
 
 
-def provenance(bureau: BureauResult, applicant: ApplicantInfo) -> dict[str, dict[str, Any]]:
-    """Per feature name: where it came from and how old it was (seconds)."""
-    from decision_service.features import FEATURE_NAMES
+_BUREAU_FIELDS = frozenset({"bureau_score", "dpd30_count_12m", "dpd90_count_12m", "enquiries_90d", "utilisation_pct",
+                            "oldest_account_age_months", "secured_share", "unsecured_accounts", "thin_file"})
+_HISTORY_FIELDS = frozenset({"repeat_borrower", "repayment_consistency", "avg_days_late", "restructured"})
 
-    bureau_fields = {"bureau_score", "dpd30_count_12m", "dpd90_count_12m", "enquiries_90d", "utilisation_pct",
-                     "oldest_account_age_months", "secured_share", "unsecured_accounts", "thin_file"}
-    history_fields = {"repeat_borrower", "repayment_consistency", "avg_days_late", "restructured"}
-    out: dict[str, dict[str, Any]] = {}
-    for name in FEATURE_NAMES:
-        if name in bureau_fields:
-            out[name] = {"source": bureau.source, "age_s": None if bureau.age_s is None else round(bureau.age_s, 3)}
-        elif name in history_fields:
-            out[name] = {"source": applicant.source, "age_s": None}
-        else:
-            out[name] = {"source": "request", "age_s": 0.0}
-    return out
+
+def _origin(name: str) -> str:
+    return "bureau" if name in _BUREAU_FIELDS else "history" if name in _HISTORY_FIELDS else "request"
+
+
+_ORIGINS: tuple[tuple[str, str], ...] = ()
+
+
+def provenance(bureau: BureauResult, applicant: ApplicantInfo) -> dict[str, dict[str, Any]]:
+    """Per feature name: where it came from and how old it was (seconds).
+
+    Built on every decision, so the three distinct entries are made once and shared by the features of each origin
+    (the response is serialised right away and never mutated).
+    """
+    global _ORIGINS
+    if not _ORIGINS:
+        from decision_service.features import FEATURE_NAMES
+
+        _ORIGINS = tuple((name, _origin(name)) for name in FEATURE_NAMES)
+    entries = {
+        "bureau": {"source": bureau.source, "age_s": None if bureau.age_s is None else round(bureau.age_s, 3)},
+        "history": {"source": applicant.source, "age_s": None},
+        "request": {"source": "request", "age_s": 0.0},
+    }
+    return {name: entries[origin] for name, origin in _ORIGINS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -124,6 +125,7 @@ class ServiceContainer:
                 log.exception("registry reload failed; keeping the models in force")
 
     async def start(self) -> None:
+        sys.setswitchinterval(self.settings.gil_switch_interval_s)
         replayed = self.idempotency.replay_outbox(self.settings.outbox_dir)
         await asyncio.to_thread(self._warm_models)
         await self.outbox.start()
