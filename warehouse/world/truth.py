@@ -12,7 +12,7 @@ import numpy as np
 
 NOMINAL_APR = 0.18
 """APR used to turn the requested loan into an EMI for the affordability terms of the truth."""
-INTERCEPT = -2.75
+INTERCEPT = -2.85
 
 
 def emi(amount: np.ndarray, months: np.ndarray, apr: float | np.ndarray = NOMINAL_APR) -> np.ndarray:
