@@ -16,9 +16,21 @@ from copilot.semantic.columns import ColumnLayer, ColumnRef
 
 Span = tuple[int, int]
 
+_LEAD = r"(?:^|[.;!?]\s*|\b(?:can|could|would|will)\s+you\s+|\bi\s+(?:want|need)\s+(?:you\s+)?to\s+|\blet'?s\s+|" \
+        r"\bgo\s+ahead\s+and\s+|\bplease\s+)\s*(?:please\s+)?"
+# verbs that are requests to change data whatever follows them
+_WRITE_VERBS = r"update|insert|remove|modify|overwrite|create|wipe|erase|purge|set|mark|rename|cancel|reset|" \
+               r"assign|disable|enable|edit|refund|revoke|unblock|blacklist|whitelist|deactivate|activate|" \
+               r"onboard|offboard|save|upload|import|export"
+# verbs that are also nouns of analysis ("decline rate", "change in approvals"): a write only with an object
+_AMBIGUOUS_VERBS = r"approve|decline|reject|change|increase|decrease|raise|lower|block|flag|close|reopen|move|" \
+                   r"copy|disburse|send|email|notify|waive|adjust|replace|suspend|pause|stop|restart|write|add"
+_OBJECT = r"(?:(?:a|an)\s+new|new|all|the|every|this|these|those|any|each|my|our|its|their|pending|" \
+          r"application|applications|loan|loans|lender|lenders|partner|partners|decision|decisions|alert|alerts|\d+)\b"
 _WRITE_RE = re.compile(
     r"\b(?:delete|drop|truncate|insert\s+into|alter\s+table|grant|revoke|update\s+\w+\s+set|merge\s+into)\b"
-    r"|^\s*(?:please\s+)?(?:update|insert|remove|modify|overwrite|create|wipe|erase|purge)\b"
+    rf"|{_LEAD}(?:{_WRITE_VERBS})\b"
+    rf"|{_LEAD}(?:{_AMBIGUOUS_VERBS})\s+{_OBJECT}"
 )
 _SCALES = {"lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7,
            "thousand": 1e3, "thousands": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "mn": 1e6}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from copilot.models import PlanFilter, SemanticPlan
-from copilot.semantic import phrasing
+from copilot.semantic import phrasing, vocabulary
 from copilot.semantic.dates import read_dates
 from copilot.semantic.view import TeamSemantics
 from schema_catalog.semantic import load_semantic
@@ -186,9 +186,17 @@ def plan_question(
     """Plan ``question`` for the team; ``previous`` makes it a follow-up that refines the last plan."""
     text = _normalise(question)
     notes: list[str] = []
+    injected = vocabulary.injection(text)
+    if injected:
+        return PlannerResult(None, 0.0, [f"{injected!r}: instructions to the system are not questions about the data"],
+                             [])
     verb = phrasing.write_intent(text)
     if verb:
         return PlannerResult(None, 0.0, [f"{verb!r}: the copilot only reads data, it never changes it"], [])
+    future = vocabulary.forecast(text)
+    if future:
+        return PlannerResult(None, 0.0, [f"{future!r}: forecasts and predictions are out of scope; the warehouse "
+                                         "records what happened, ask about a past period"], [])
     dates = read_dates(text, today)
     taken = list(dates.spans)
     scale = phrasing.read_scale(text)
@@ -234,7 +242,7 @@ def plan_question(
             metrics, metric_quality = [derived[0]], 1.0
             taken.extend(derived[1])
             notes.append(f"computed {sem.metrics[derived[0]].label!r} from the column, not a named metric")
-    if not metrics and previous is None:
+    if not metrics and previous is None and not _GROUPING_RE.search(text):  # "by partner" asks for an aggregate
         listing = phrasing.listing_table(text, layer, set(sem.catalog.tables))
         if listing:
             taken.extend(listing[2])
@@ -315,8 +323,10 @@ def plan_question(
     known = _known_words(sem)
     # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
     names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
+    unknown = vocabulary.unknown_terms(unmatched, sem, ignore=_FILLER)
     penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names
-                  else 0.02 if w in _FILLER else 0.3 for w in unmatched)
+                  else 0.02 if w in _FILLER else UNKNOWN_TERM_COST if w in unknown
+                  else 0.3 if w in vocabulary.STRUCTURAL else 0.15 for w in unmatched)
 
     personal = _personal_data(text, sem)
     if personal:
@@ -331,7 +341,9 @@ def plan_question(
                 if dim not in dims:
                     dims.append(dim)
                 unmatched.remove(w)
-                penalty -= 0.3
+                penalty -= UNKNOWN_TERM_COST if w in unknown else 0.15
+                if w in unknown:
+                    unknown.remove(w)
                 notes.append(f"read {w!r} as {sem.named_dimensions[dim].label.lower()!r}")
     outside = _outside_scope(unmatched, sem)
     if outside:
@@ -357,6 +369,8 @@ def plan_question(
         notes.append("follow-up: refined the previous question's plan")
         return PlannerResult(plan, round(confidence, 3), notes, unmatched)
 
+    if listing and unknown:  # "show partner commissions": the table exists, what is asked of it does not
+        return PlannerResult(None, 0.0, [*notes, _unknown_note(unknown, sem)], unmatched)
     if listing:
         plan = SemanticPlan(list_table=listing[0], filters=[f for f in filters if _on_table(sem, f, listing[0])],
                             order=listing[1], limit=1 if listing[1] else None)
@@ -366,6 +380,7 @@ def plan_question(
     if not metrics:
         hidden = [p for p in _hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
         why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
+               else _unknown_note(unknown, sem) if unknown
                else "no metric in the team's catalog matches the question")
         return PlannerResult(None, 0.0, [*notes, why], unmatched)
     plan = SemanticPlan(
@@ -381,11 +396,24 @@ def plan_question(
         scale=scale[0] if scale and not share else None,
     )
     confidence = metric_quality * 0.95 - penalty
-    if unmatched:
+    if unknown:
+        notes.append(_unknown_note(unknown, sem))
+    elif unmatched:
         notes.append(f"words not understood: {', '.join(unmatched[:8])}")
     return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched)
 
 
+UNKNOWN_TERM_COST = 0.45
+"""What a word the team's catalog does not know costs (see :mod:`copilot.semantic.vocabulary`): more than the gap
+between a clean match (0.95) and the threshold (0.6), so one unknown subject is enough to decline."""
+
+
+def _unknown_note(unknown: list[str], sem: TeamSemantics) -> str:
+    terms = ", ".join(repr(w) for w in unknown[:4])
+    return f"{terms}: not in team {sem.team!r}'s data (no metric, column, table or value by that name)"
+
+
+_GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
 _FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
                      "got", "get", "applicants", "wise", "like", "look", "looks", "going", "currently", "right"])
