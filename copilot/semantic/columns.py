@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from schema_catalog.catalog import Catalog, ColumnInfo
 from schema_catalog.semantic import Dimension, DimensionDefinition, Metric, MetricDefinition, columns_used
-from warehouse.schema import load_schema
+from warehouse.schema import Column, Schema, Table, load_schema
 
 NUMERIC = re.compile(r"^(DOUBLE|INTEGER|BIGINT|FLOAT|DECIMAL.*|SMALLINT|HUGEINT|REAL)$", re.I)
 _STRUCT_FIELD = re.compile(r"(\w+)\s+(DOUBLE|INTEGER|BIGINT|FLOAT|VARCHAR|BOOLEAN)", re.I)
@@ -81,9 +81,21 @@ def _singular(word: str) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
+def _schema_of(catalog: Catalog) -> Schema:
+    """The warehouse contract plus any table of ``catalog`` it does not know, so an automatic catalog of another
+    database (the external benchmarks) gets a column layer too. The contract stays in: a team may count references
+    to a table it cannot read (growth counts distinct applicant ids without seeing applicants)."""
+    contract = load_schema()
+    tables = dict(contract.tables)
+    for name, t in catalog.tables.items():
+        if name not in tables:
+            tables[name] = Table(name, "", tuple(Column(c.name, c.type, "") for c in t.columns.values()))
+    return Schema(version=contract.version, tables=tables)
+
+
 def build_column_layer(catalog: Catalog, named: dict[str, Dimension]) -> ColumnLayer:
     """Derive the column vocabulary of one team slice (call once per slice; the result is cached by the caller)."""
-    schema = load_schema()
+    schema = _schema_of(catalog)
     covered = {col for d in named.values() for dd in d.definitions if len(dd.columns) == 1 for col in dd.columns}
     metrics: dict[str, Metric] = {}
     dimensions: dict[str, Dimension] = {}

@@ -85,7 +85,16 @@ def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
     return sorted(set(out), key=lambda p: (-len(p[0]), kind_rank[p[1]], p[2].startswith("col__"), p[2]))
 
 
-_PHRASE_CACHE: dict[str, list[tuple[str, str, str, str]]] = {}
+def _phrase_table(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
+    """The phrase table of one semantics object, built once and kept on that object.
+
+    Keyed by the object, not the team name: two catalogs may share a team name (every external benchmark database
+    is team "external"), and a table built for one must never serve the other.
+    """
+    cached = sem.__dict__.get("_planner_phrases")
+    if cached is None:
+        cached = sem.__dict__["_planner_phrases"] = _phrases(sem)
+    return cached
 
 
 def _normalise(question: str) -> str:
@@ -202,7 +211,7 @@ def plan_question(
     scale = phrasing.read_scale(text)
     if scale:
         taken.append(scale[2])
-    phrases = _PHRASE_CACHE.get(sem.team) or _PHRASE_CACHE.setdefault(sem.team, _phrases(sem))
+    phrases = _phrase_table(sem)
     layer = sem.columns
     # a first look at the metrics named, so a bare "above 5 lakh" can pick an amount column on their tables
     first_look = _find(text, list(taken), phrases)
