@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 
 import duckdb
@@ -12,8 +13,12 @@ from warehouse.db import connect_reader
 
 
 @pytest.fixture
-def replica(small_world) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect_reader(small_world.replica)
+def replica(small_world, tmp_path) -> Iterator[duckdb.DuckDBPyConnection]:
+    # A private copy: DuckDB shares one database instance per file in a process, and these tests lock its
+    # configuration, which must neither leak into other tests nor depend on what they did to the shared replica.
+    copy = tmp_path / "replica.duckdb"
+    shutil.copyfile(small_world.replica, copy)
+    con = connect_reader(copy)
     yield con
     con.close()
 
