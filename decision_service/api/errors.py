@@ -36,12 +36,18 @@ def error_body(status: int, code: str, message: str, field: str | None, request_
                                    "request_id": request_id or request_id_var.get()}})
 
 
-def error_response(exc: DecisionServiceError) -> Response:
-    headers = {}
+def error_parts(exc: DecisionServiceError) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """(status, body, extra raw headers) of a typed error: shared by the handlers and the pure-ASGI decision route."""
+    headers = []
     if isinstance(exc, RateLimitedError):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after_s + 0.5)))
-    return Response(error_body(exc.status, exc.code, exc.message, exc.field), status_code=exc.status,
-                    media_type="application/json", headers=headers)
+        headers.append((b"retry-after", str(max(1, round(exc.retry_after_s + 0.5))).encode()))
+    return exc.status, error_body(exc.status, exc.code, exc.message, exc.field), headers
+
+
+def error_response(exc: DecisionServiceError) -> Response:
+    status, body, extra = error_parts(exc)
+    return Response(body, status_code=status, media_type="application/json",
+                    headers={k.decode(): v.decode() for k, v in extra})
 
 
 def _loc(loc: tuple[Any, ...]) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from decision_service.api.deps import api_key_header
 from decision_service.api.errors import install_handlers
 from decision_service.api.middleware import RequestContextMiddleware
 from decision_service.api.routes import decisions, health, prefetch
@@ -27,7 +28,11 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    comps = schema.setdefault("components", {}).setdefault("schemas", {})
+    components = schema.setdefault("components", {})
+    # the decision route documents its API-key header itself (openapi_extra); make sure the scheme it names exists
+    components.setdefault("securitySchemes", {}).setdefault(
+        "APIKeyHeader", api_key_header.model.model_dump(by_alias=True, exclude_none=True))
+    comps = components.setdefault("schemas", {})
     req = DecisionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     comps.update(req.pop("$defs", {}))
     comps["DecisionRequest"] = req
@@ -65,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(prefetch.router)
     app.include_router(health.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log,
+                       fast_routes={("POST", "/v1/decisions"): decisions.decide_asgi})
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -26,8 +26,12 @@ _KNOWN_ROUTES = {"/v1/decisions", "/v1/prefetch", "/v1/ping", "/healthz", "/read
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, *, max_body_bytes: int, access_log: bool = True) -> None:
+    def __init__(self, app: Any, *, max_body_bytes: int, access_log: bool = True,
+                 fast_routes: dict[tuple[str, str], Any] | None = None) -> None:
+        """``fast_routes`` maps (method, path) to a plain ASGI handler called instead of the framework's router
+        (the hot decision path; see ``routes.decisions.decide_asgi``)."""
         self.app = app
+        self.fast_routes = fast_routes or {}
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
 
@@ -78,7 +82,8 @@ class RequestContextMiddleware:
                 await reply(413, error_body(413, "payload_too_large", f"request body exceeds {limit} bytes", None,
                                             rid), [(b"connection", b"close")])
             else:
-                await self.app(scope, receive_limited, send_wrapper)
+                handler = self.fast_routes.get((scope["method"], scope["path"]), self.app)
+                await handler(scope, receive_limited, send_wrapper)
         except ClientDisconnect:
             pass  # the caller hung up mid-request (load generators do at the end of a run): nothing to answer
         except PayloadTooLargeError as exc:
