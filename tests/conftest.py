@@ -164,3 +164,23 @@ def trained_registry(small_world: World, tmp_path_factory: pytest.TempPathFactor
                        "--max-train-rows", "20000", "--max-oot-rows", "10000"])
     assert rc == 0, "training the small world's models failed"
     return root
+
+
+@pytest.fixture(scope="session")
+def backfilled_world(small_world: World, trained_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """``small_world`` decided for real (backfill with the session's trained models: decisions, loans, repayments),
+    monitored once (drift_metrics, alerts) and published as a read-only replica. Built once per session and shared
+    by the copilot, evals and UI tests; read-only (copy it to write)."""
+    from decision_service.backfill import run_backfill
+    from decision_service.registry import ModelRegistry
+    from warehouse.monitoring import run_monitoring
+
+    root = tmp_path_factory.mktemp("backfilled_world")
+    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
+    shutil.copyfile(small_world.path, path)
+    run_backfill(path, registry=ModelRegistry(trained_registry), progress=False, publish=False)
+    with writer(path) as con:
+        run_monitoring(con, progress=False, deliver=False)
+        publish_replica(con, replica)
+    return World(path, replica, small_world.days, small_world.per_day, small_world.seed, small_world.start_date,
+                 small_world.scenarios)

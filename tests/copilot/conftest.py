@@ -30,15 +30,6 @@ def copilot(small_world, settings: CopilotSettings) -> Iterator[Copilot]:
 
 
 @pytest.fixture(scope="session")
-def decided_world(small_world, trained_registry, tmp_path_factory: pytest.TempPathFactory):
-    """A private copy of ``small_world`` with decisions, loans and repayments from the real backfill."""
-    import shutil
-
-    from decision_service.backfill.run import run_backfill
-    from decision_service.registry import ModelRegistry
-
-    root = tmp_path_factory.mktemp("decided_world")
-    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
-    shutil.copyfile(small_world.path, path)
-    run_backfill(path, registry=ModelRegistry(trained_registry), progress=False, replica_path=replica)
-    return replica
+def decided_world(backfilled_world):
+    """The session's small world with decisions, loans and repayments from the real backfill (read-only replica)."""
+    return backfilled_world.replica

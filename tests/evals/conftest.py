@@ -7,7 +7,6 @@ Instant Loans, ...) exist here exactly as in the default world. Built once per s
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,17 +16,9 @@ from copilot.settings import get_settings as copilot_settings
 
 
 @pytest.fixture(scope="session")
-def backfilled_replica(small_world, trained_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Read-only replica of the small world with backfilled decisions, loans and repayments."""
-    from decision_service.backfill import run_backfill
-    from decision_service.registry import ModelRegistry
-
-    root = tmp_path_factory.mktemp("evals_world")
-    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
-    shutil.copyfile(small_world.path, path)
-    run_backfill(path, registry=ModelRegistry(trained_registry), progress=False, replica_path=replica,
-                 batch_size=7_000)
-    return replica
+def backfilled_replica(backfilled_world) -> Path:
+    """Read-only replica of the small world with backfilled decisions, loans and repayments (tests/conftest.py)."""
+    return backfilled_world.replica
 
 
 @pytest.fixture

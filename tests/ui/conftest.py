@@ -7,7 +7,6 @@ session's ``trained_registry`` (the same code path as real time), monitored by `
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,6 @@ from copilot.settings import get_settings as copilot_settings
 from guardrails.settings import get_settings as guardrail_settings
 from schema_catalog.settings import get_settings as catalog_settings
 from ui.settings import get_settings as ui_settings
-from warehouse.db import publish_replica, writer
 from warehouse.settings import get_settings as warehouse_settings
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
@@ -35,21 +33,9 @@ class UiWorld:
 
 
 @pytest.fixture(scope="session")
-def ui_world(small_world, trained_registry: Path, tmp_path_factory: pytest.TempPathFactory) -> UiWorld:
+def ui_world(backfilled_world) -> UiWorld:
     """small_world + real backfilled decisions + drift metrics and alerts, published as a read-only replica."""
-    from decision_service.backfill import run_backfill
-    from decision_service.registry import ModelRegistry
-    from warehouse.monitoring import run_monitoring
-
-    root = tmp_path_factory.mktemp("ui_world")
-    path, replica = root / "warehouse.duckdb", root / "replica.duckdb"
-    shutil.copyfile(small_world.path, path)
-    run_backfill(path, registry=ModelRegistry(trained_registry), progress=False, replica_path=replica,
-                 batch_size=7_000)
-    with writer(path) as con:
-        run_monitoring(con, progress=False, deliver=False)
-        publish_replica(con, replica)
-    return UiWorld(path, replica)
+    return UiWorld(backfilled_world.path, backfilled_world.replica)
 
 
 def _clear_caches() -> None:
