@@ -157,6 +157,9 @@ class Copilot:
         with timer.stage("retrieval"):
             sem, context = self._retrieve(answer, con)
         for name in self._candidates(backend):
+            refusal = self._planner_refusal(answer)
+            if refusal == "final" or (refusal == "unknown" and name == "local"):
+                break  # a principled "no" (writes, PII, unknown terms...) is not handed to a model to overturn
             if name == "semantic":
                 done = self._try_plan(answer, con, timer, sem, today, previous, page, planner=True)
             elif name == "local":
@@ -219,8 +222,8 @@ class Copilot:
             plan, confidence, notes = result.plan, result.confidence, result.notes
             if plan is None or confidence < self.settings.planner_confidence_threshold:
                 answer.attempts.append(Attempt(backend=name, outcome="low_confidence", plan=plan,
-                                               confidence=confidence, error={"notes": notes},
-                                               ms=_ms(t)))
+                                               confidence=confidence,
+                                               error={"notes": notes, "refusal": result.refusal}, ms=_ms(t)))
                 answer.reason = "; ".join(notes) or "the question does not map onto the team's metrics"
                 return False
         else:
@@ -228,10 +231,10 @@ class Copilot:
                 filler = self.plan_filler()
                 if filler is None:
                     raise BackendUnavailableError("the local model is disabled (CREDIT_COPILOT_LOCAL_ENABLED)")
+                metrics, dims = self._local_candidates(answer, sem, today, prev_plan)
                 request = PlanRequest(question=answer.question, team=answer.team,
-                                      metrics={k: m.description for k, m in sem.named_metrics.items()},
-                                      dimensions={k: d.description for k, d in sem.named_dimensions.items()
-                                                  if d.kind != "time"},  # grains are their own field
+                                      metrics={k: sem.metrics[k].description for k in metrics},
+                                      dimensions={k: sem.dimensions[k].description for k in dims},
                                       today=today.isoformat())
                 with timer.stage("local_model"):
                     out = filler.fill_plan(request)
@@ -350,6 +353,32 @@ class Copilot:
         labels = {k: m.label for k, m in sem.metrics.items()} | {k: d.label for k, d in sem.dimensions.items()}
         window = answer.plan.time_window.label if answer.plan and answer.plan.time_window else ""
         return template_caption(answer.question, cols, rows, labels, window)
+
+    @staticmethod
+    def _planner_refusal(answer: Answer) -> str | None:
+        """The planner's refusal kind (``final`` / ``unknown``) if it declined on principle, else None."""
+        for a in answer.attempts:
+            if a.backend == "semantic" and a.error and a.error.get("refusal"):
+                return str(a.error["refusal"])
+        return None
+
+    @staticmethod
+    def _local_candidates(answer: Answer, sem: TeamSemantics, today: dt.date,
+                          previous: SemanticPlan | None) -> tuple[list[str], list[str]]:
+        """Metrics and dimensions the local model may choose from: what the planner matched (its low-confidence
+        plan included) and what retrieval ranked first -- not the whole catalog. A short grammar and prompt keep a
+        135M model at a few seconds, and it cannot wander to a metric nothing in the question pointed at."""
+        plans = [a.plan for a in answer.attempts if a.plan is not None]
+        if not any(a.backend == "semantic" for a in answer.attempts):  # --backend local: ask the planner what it sees
+            scores = answer.retrieved.get("metric_scores") or {}
+            result = plan_question(answer.question, sem, today, previous=previous,
+                                   retrieved_metrics=sorted(scores.items(), key=lambda kv: -kv[1]))
+            plans += [result.plan] if result.plan is not None else []
+        metrics = [m for p in plans for m in p.metrics] + list((answer.retrieved.get("metrics") or [])[:3])
+        dims = [d for p in plans for d in p.dimensions] + list((answer.retrieved.get("dimensions") or [])[:3])
+        metrics = [m for m in dict.fromkeys(metrics) if m in sem.metrics]
+        dims = [d for d in dict.fromkeys(dims) if d in sem.dimensions and sem.dimensions[d].kind != "time"]
+        return metrics[:6], dims[:6]
 
     @staticmethod
     def _metric_evidence(answer: Answer) -> set[str]:

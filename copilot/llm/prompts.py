@@ -35,6 +35,35 @@ If no allowed metric fits the question, answer {"cannot_answer": true, "reason":
 Answer with JSON only."""
 
 
+def plan_gbnf(req: PlanRequest) -> str:
+    """The plan grammar as GBNF with a fixed key order and no free whitespace.
+
+    Same enums as :func:`plan_json_schema`, but llama.cpp's schema-derived grammar lets the model spend tokens on
+    whitespace (SmolLM2 emitted padding until ``max_tokens`` and truncated the JSON) and lets it choose key order;
+    here every token is a choice between allowed names, so a plan is ~40 tokens. ``cannot_answer`` is not offered:
+    the candidates are already what the planner or retrieval found, and the pipeline keeps a local plan only when it
+    agrees with them (a 135M model answered "cannot answer" to most easy questions when offered the choice).
+    """
+    def alt(names: list[str] | tuple[str, ...]) -> str:
+        return " | ".join(json.dumps(json.dumps(n)) for n in names)
+
+    dims = sorted(req.dimensions)
+    dim_rule = '"[" (dim (", " dim)?)? "]"' if dims else '"[]"'
+    rules = [
+        'root ::= "{\\"metric\\": " metric ", \\"dimensions\\": " dims ", \\"window\\": " window '
+        '", \\"grain\\": " grain ", \\"order\\": " order ", \\"limit\\": " limit "}"',
+        f"metric ::= {alt(sorted(req.metrics))}",
+        f"dims ::= {dim_rule}",
+        f"window ::= {alt(WINDOWS)}",
+        f"grain ::= {alt(('none', 'day', 'week', 'month'))}",
+        f"order ::= {alt(('none', 'asc', 'desc'))}",
+        f"limit ::= {alt(LIMITS)}",
+    ]
+    if dims:
+        rules.append(f"dim ::= {alt(dims)}")
+    return "\n".join(rules)
+
+
 def plan_user_prompt(req: PlanRequest) -> str:
     # Names only: they are self-describing, and a short prompt keeps a 135M model at a few seconds per question.
     # No worked example: tiny models copy it verbatim.

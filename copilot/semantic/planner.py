@@ -60,6 +60,10 @@ class PlannerResult:
     confidence: float
     notes: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    refusal: str | None = None
+    """Why no other backend may override a refusal: ``final`` (writes, injection, forecasts, personal or other
+    teams' data -- the answer is "no" whoever asks) or ``unknown`` (a term the team's catalog does not hold: a
+    model choosing among catalog names can only guess, a SQL-writing LLM may still find it or decline)."""
 
 
 def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
@@ -198,14 +202,15 @@ def plan_question(
     injected = vocabulary.injection(text)
     if injected:
         return PlannerResult(None, 0.0, [f"{injected!r}: instructions to the system are not questions about the data"],
-                             [])
+                             [], refusal="final")
     verb = phrasing.write_intent(text)
     if verb:
-        return PlannerResult(None, 0.0, [f"{verb!r}: the copilot only reads data, it never changes it"], [])
+        return PlannerResult(None, 0.0, [f"{verb!r}: the copilot only reads data, it never changes it"], [],
+                             refusal="final")
     future = vocabulary.forecast(text)
     if future:
         return PlannerResult(None, 0.0, [f"{future!r}: forecasts and predictions are out of scope; the warehouse "
-                                         "records what happened, ask about a past period"], [])
+                                         "records what happened, ask about a past period"], [], refusal="final")
     dates = read_dates(text, today)
     taken = list(dates.spans)
     scale = phrasing.read_scale(text)
@@ -219,7 +224,7 @@ def plan_question(
     metric_spans = [(m.start, m.end) for m in first_look if m.kind == "metric"]
     hidden_col = _hidden_column(text, sem, [*taken, *((m.start, m.end) for m in first_look)])
     if hidden_col:
-        return PlannerResult(None, 0.0, [f"{hidden_col!r} is not in team {sem.team!r}'s data"], [])
+        return PlannerResult(None, 0.0, [f"{hidden_col!r} is not in team {sem.team!r}'s data"], [], refusal="final")
     thresholds = phrasing.read_thresholds(text, layer, taken, prefer)
     taken.extend(thresholds.spans)
     flags = phrasing.read_flags(text, layer, taken + metric_spans)  # "rule based fallback" before "fallback"
@@ -340,7 +345,7 @@ def plan_question(
     personal = _personal_data(text, sem)
     if personal:
         return PlannerResult(None, 0.0, [*notes, f"{personal!r} is personal data team {sem.team!r} may not see"],
-                             unmatched)
+                             unmatched, refusal="final")
     for w in list(unmatched):  # "by partnr": a misspelt dimension after by/per
         idx = text.find(w)
         if _BY_RE.search(text[:idx]) and len(w) >= 5:
@@ -356,7 +361,8 @@ def plan_question(
                 notes.append(f"read {w!r} as {sem.named_dimensions[dim].label.lower()!r}")
     outside = _outside_scope(unmatched, sem)
     if outside:
-        return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched)
+        return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched,
+                             refusal="final")
 
     if previous is not None and (not metrics or metrics == previous.metrics or
                                  (not dims and not filters and _FOLLOWUP_RE.search(text))):
@@ -379,7 +385,7 @@ def plan_question(
         return PlannerResult(plan, round(confidence, 3), notes, unmatched)
 
     if listing and unknown:  # "show partner commissions": the table exists, what is asked of it does not
-        return PlannerResult(None, 0.0, [*notes, _unknown_note(unknown, sem)], unmatched)
+        return PlannerResult(None, 0.0, [*notes, _unknown_note(unknown, sem)], unmatched, refusal="unknown")
     if listing:
         plan = SemanticPlan(list_table=listing[0], filters=[f for f in filters if _on_table(sem, f, listing[0])],
                             order=listing[1], limit=1 if listing[1] else None)
@@ -391,7 +397,8 @@ def plan_question(
         why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
                else _unknown_note(unknown, sem) if unknown
                else "no metric in the team's catalog matches the question")
-        return PlannerResult(None, 0.0, [*notes, why], unmatched)
+        return PlannerResult(None, 0.0, [*notes, why], unmatched,
+                             refusal="final" if hidden else "unknown" if unknown else None)
     plan = SemanticPlan(
         metrics=metrics[:3],
         dimensions=dims[:3],
@@ -405,11 +412,13 @@ def plan_question(
         scale=scale[0] if scale and not share else None,
     )
     confidence = metric_quality * 0.95 - penalty
+    refusal = None
     if unknown:
         notes.append(_unknown_note(unknown, sem))
+        refusal = "unknown" if confidence < 0.6 else None
     elif unmatched:
         notes.append(f"words not understood: {', '.join(unmatched[:8])}")
-    return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched)
+    return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched, refusal=refusal)
 
 
 UNKNOWN_TERM_COST = 0.45
