@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from copilot import guard
 from copilot.errors import FeedbackError
 from copilot.models import Answer
 from copilot.pipeline import Copilot
@@ -25,9 +24,9 @@ def _validator(copilot: Copilot) -> Any:
     """Validate with the guardrails and run the first page on the replica: a stored query must work."""
 
     def validate(sql: str, team: str) -> None:
-        vq = guard.validate_sql(sql, team)
-        with copilot._lock:
-            guard.execute_page(copilot._executor(), vq, 0)
+        result = copilot.run_sql(sql, team, "feedback")
+        if result.cannot_answer:
+            raise FeedbackError(result.reason or "the SQL was refused")
 
     return validate
 
@@ -41,7 +40,7 @@ def accept(copilot: Copilot, answer: Answer, user: str, store_path: Any = None) 
     try:
         return _store(store_path).accept(answer.team, answer.question, answer.sql, user, _validator(copilot),
                                          source="copilot")
-    except (GuardrailError, VerificationFailedError) as err:
+    except (GuardrailError, VerificationFailedError, FeedbackError) as err:
         raise FeedbackError(f"the SQL no longer passes the guardrails: {err}") from err
 
 
@@ -50,11 +49,8 @@ def correct(copilot: Copilot, answer: Answer, sql: str, user: str, store_path: A
 
     Returns (stored candidate, first result page). Invalid SQL raises :class:`FeedbackError` and stores nothing.
     """
-    try:
-        vq = guard.validate_sql(sql, answer.team)
-        with copilot._lock:
-            page = guard.execute_page(copilot._executor(), vq, 0)
-    except GuardrailError as err:
-        raise FeedbackError(f"the corrected SQL was refused: {err}") from err
-    record = _store(store_path).submit(answer.team, answer.question, vq.sql, user, source="correction")
-    return record, page
+    result = copilot.run_sql(sql, answer.team, user)
+    if result.cannot_answer or result.rows is None or result.sql is None:
+        raise FeedbackError(f"the corrected SQL was refused: {result.reason}")
+    record = _store(store_path).submit(answer.team, answer.question, result.sql, user, source="correction")
+    return record, result.rows

@@ -142,6 +142,37 @@ class Copilot:
                 executor = self._executor()
             return self._answer(answer, executor, timer, t0, backend, previous, page)
 
+    def run_sql(self, sql: str, team: str, user: str = "anonymous", page: int = 0) -> Answer:
+        """Validate and run analyst-written SQL for ``team`` on the shared hardened replica connection.
+
+        The public door for SQL that did not come from a question (the UI's SQL runner and decision lookups,
+        feedback re-runs): the same guardrails, paging, chart and audit as :meth:`ask`, backend ``"sql"``. A refused
+        or failing query is an answer with ``cannot_answer=True``, the reason and a ``rejected``/``engine_error``
+        attempt -- never an exception; only an unknown team or empty SQL raise (typed).
+        """
+        t0, timer = time.perf_counter(), _Timer()
+        try:
+            team_scope(team)
+        except CatalogUnknownTeam as err:
+            raise UnknownTeamError(str(err)) from None
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidQuestionError("the SQL is empty", code="empty_question")
+        if not self.replica.exists():
+            raise BackendUnavailableError(f"no warehouse replica at {self.replica}; run `make run` first")
+        answer = Answer(question=sql, team=team, user=user)
+        with self._lock:
+            with timer.stage("connect"):
+                executor = self._executor()
+            ok = self._run(answer, executor, timer, sql, "sql", page, confidence=1.0, t=time.perf_counter())
+        if not ok:
+            answer.cannot_answer = True
+            rejected = answer.attempts[-1].outcome == "rejected"
+            return self._finish(answer, timer, t0, "blocked" if rejected else "error")
+        with timer.stage("chart"):
+            assert answer.rows is not None
+            answer.chart_type, answer.chart = build_chart(answer.rows.columns, answer.rows.rows, "SQL result")
+        return self._finish(answer, timer, t0, "answered")
+
     def _executor(self) -> SafeExecutor:
         """The shared hardened connection on this replica (see :func:`copilot.guard.shared_executor`)."""
         return guard.shared_executor(self.replica)

@@ -134,3 +134,12 @@ def test_two_copilots_share_the_replica_connection(copilot: Copilot, settings) -
     assert not copilot.ask("default rate", "risk").cannot_answer
     assert not other.ask("default rate", "growth").cannot_answer
     assert other._executor() is copilot._executor()
+
+
+def test_run_sql_is_the_public_door_for_written_sql(copilot: Copilot) -> None:
+    ok = copilot.run_sql("SELECT channel_type, count(*) AS n FROM partners GROUP BY 1", "growth", "asha")
+    assert not ok.cannot_answer and ok.rows and ok.rows.rows and ok.backend == "sql" and ok.audit_id
+    assert ok.validation and ok.validation["passed"]
+    for bad in ("DELETE FROM applications", "SELECT full_name FROM applicants"):
+        refused = copilot.run_sql(bad, "growth", "asha")
+        assert refused.cannot_answer and refused.rows is None and refused.attempts[-1].outcome == "rejected"
