@@ -108,7 +108,18 @@ async def open_loop(host: str, port: int, key: str, rate: float, duration: float
                 conn = await asyncio.open_connection(host, port)
             reader, writer = conn
             writer.write(req)
-            status_line, _, headers = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
+            try:
+                raw = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial:
+                    raise
+                # the server closed this pooled connection after its keep-alive timeout before our request
+                # reached it (nothing was answered): resend once on a fresh one, as HTTP clients do
+                writer.close()
+                conn = reader, writer = await asyncio.open_connection(host, port)
+                writer.write(req)
+                raw = await reader.readuntil(b"\r\n\r\n")
+            status_line, _, headers = raw.partition(b"\r\n")
             length = int(re.search(rb"(?i)content-length: *(\d+)", headers).group(1))  # type: ignore[union-attr]
             await reader.readexactly(length)
             status = status_line.split(b" ", 2)[1].decode()
@@ -229,10 +240,10 @@ def main() -> None:
 
         warm = [body_for(i) for i in range(a.applicants)]
 
-        async def prefetch() -> int:
+        async def prefetch() -> list[bool]:
             """Warm the cache for every applicant; a busy machine makes some bureau calls miss their budget, so
             each PAN is retried until its report is cached (else those decisions would take the cheap fallback
-            path and flatter the warm-path numbers). Returns the PANs still not cached."""
+            path and flatter the warm-path numbers). Returns, per applicant, whether its report is cached."""
             async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10, pool=None),
                                          limits=httpx.Limits(max_connections=50)) as c:
                 sem = asyncio.Semaphore(50)
@@ -248,12 +259,13 @@ def main() -> None:
                             await asyncio.sleep(0.5)
                         return False
 
-                ok = await asyncio.gather(*(one(b) for b in warm))
-                return ok.count(False)
+                return list(await asyncio.gather(*(one(b) for b in warm)))
 
         t0 = time.time()
-        missing = asyncio.run(prefetch())
-        print(f"prefetched {len(warm)} bureau reports in {time.time() - t0:.1f} s ({missing} not cached)")
+        cached = asyncio.run(prefetch())
+        print(f"prefetched {len(warm)} bureau reports in {time.time() - t0:.1f} s ({cached.count(False)} not cached:"
+              " left out of the warm path)")
+        warm = [b for b, ok in zip(warm, cached, strict=True) if ok]
         bodies_file = tmp / "bodies.jsonl"
         bodies_file.write_text("\n".join(json.dumps(b) for b in warm) + "\n")
         script = tmp / "decide.lua"
@@ -299,6 +311,9 @@ def main() -> None:
         print(f"cold @20 req/s   p50 / p99     : {med(cold_p50):6.0f} / {med(cold_p99):6.0f} ms (target p99 < 1200)")
         print(f"failed open-loop requests      : {failed}")
         print(f"lender decision mix (L03-L05)  : {decisions}")
+        sources = {m.group(1): float(m.group(2)) for m in re.finditer(
+            r'decision_feature_source_total\{source="(\w+)"\} ([\d.e+]+)', mix)}
+        print(f"bureau feature source (all)    : {sources}  (warm path: every measured decision 'cache')")
         print(f"load average during the run    : {os.getloadavg()}")
     finally:
         for p in reversed(procs):

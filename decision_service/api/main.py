@@ -6,6 +6,7 @@ request and, on shutdown, after uvicorn has drained in-flight requests, flushes 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         container = ServiceContainer(settings, replica_path=warehouse_settings().replica_path)
         await container.start()
         app.state.container = container
+        # Models, policies, TreeSHAP tables and the framework are long-lived: move them out of the cyclic GC's
+        # generations so a full collection (a stop-the-world pause on the event loop) no longer walks them.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
