@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlglot import exp
 
-from copilot import guard
 from copilot.pipeline import Copilot
 from schema_catalog.teams import team_scope
 
@@ -25,6 +24,10 @@ OFFER_COLUMNS = ("lender_id", "decision", "score", "offered_amount", "offered_ap
 
 class DecisionLookupError(Exception):
     """Base class of look-up failures shown on the page."""
+
+
+class DecisionRefusedError(DecisionLookupError):
+    """The guardrails refused the look-up query (or the engine failed running it)."""
 
 
 class InvalidDecisionIdError(DecisionLookupError):
@@ -58,10 +61,12 @@ def can_look_up(team: str) -> bool:
 
 
 def _select(copilot: Copilot, team: str, sql: str) -> tuple[list[dict[str, Any]], list[str]]:
-    vq = guard.validate_sql(sql, team)
-    with copilot._lock:  # the copilot's warm hardened connection, one query at a time (as copilot.feedback does)
-        page = guard.execute_page(copilot._executor(), vq, 0)
-    return [dict(zip(page.columns, r, strict=True)) for r in page.rows], list(vq.masked_columns)
+    answer = copilot.run_sql(sql, team, "decision-lookup")
+    if answer.cannot_answer or answer.rows is None:
+        error = next((a.error for a in reversed(answer.attempts) if a.error), None) or {}
+        raise DecisionRefusedError(str(error.get("message") or answer.reason or "the lookup query was refused"))
+    masked = list((answer.validation or {}).get("masked_columns", []))
+    return [dict(zip(answer.rows.columns, r, strict=True)) for r in answer.rows.rows], masked
 
 
 def _cols(team: str, table: str, wanted: tuple[str, ...] | None = None) -> list[str]:

@@ -8,66 +8,28 @@ the page renders it like any copilot answer (chart, caption, table) and the audi
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from copilot import guard
-from copilot.audit import AuditRecord, write_audit
 from copilot.captions import template_caption
-from copilot.charts import build_chart
-from copilot.models import Answer, Attempt, RowsPage
+from copilot.models import Answer
 from copilot.pipeline import Copilot
-from guardrails.errors import GuardrailError, QueryTimeoutError
 
 ANALYST_BACKEND = "analyst"
 """``Answer.backend`` of a query the analyst wrote or edited (not generated)."""
 
 
 def run_sql(copilot: Copilot, sql: str, team: str, user: str, question: str = "", page: int = 0) -> Answer:
-    """Validate and run ``sql`` for ``team`` (one page); a refusal or engine error comes back in the answer, typed."""
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-    answer = Answer(question=question or "(edited SQL)", team=team, user=user, backend=ANALYST_BACKEND,
-                    explanation=f"SQL written or edited by {user}, run through the {team} team's guardrails.")
+    """Validate and run ``sql`` for ``team`` (one page) through :meth:`Copilot.run_sql` -- the copilot's own
+    guardrails, hardened connection, paging, chart and audit; a refusal or engine error comes back in the answer.
 
-    def lap(stage: str, since: float) -> float:
-        now = time.perf_counter()
-        timings[stage] = round((now - since) * 1000, 3)
-        return now
-
-    t = time.perf_counter()
-    outcome = "answered"
-    try:
-        vq = guard.validate_sql(sql, team)
-        t = lap("validation", t)
-        # The copilot's lock and warm connection: the same path copilot.feedback.correct uses.
-        with copilot._lock:
-            result = guard.execute_page(copilot._executor(), vq, page)
-        t = lap("execution", t)
-    except GuardrailError as err:
-        lap("validation" if "validation" not in timings else "execution", t)
-        engine = isinstance(err, guard.ENGINE_ERRORS)
-        answer.cannot_answer, answer.reason, answer.sql = True, str(err), sql
-        answer.attempts.append(Attempt(backend=ANALYST_BACKEND, outcome="engine_error" if engine else "rejected",
-                                       sql=sql, error=err.to_dict(), ms=timings.get("validation", 0.0)))
-        outcome = "timeout" if isinstance(err, QueryTimeoutError) else "error" if engine else "blocked"
-    else:
-        answer.sql, answer.confidence = vq.sql, 1.0
-        answer.validation = {"passed": True, "tables": sorted(vq.tables), "masked_columns": list(vq.masked_columns),
-                             "row_limit": vq.row_limit}
-        answer.rows = RowsPage(columns=result.columns, rows=result.rows, page=result.page,
-                               page_size=result.page_size, has_more=result.has_more)
-        answer.attempts.append(Attempt(backend=ANALYST_BACKEND, outcome="ok", sql=vq.sql, confidence=1.0,
-                                       ms=timings["validation"] + timings["execution"]))
-        answer.chart_type, answer.chart = build_chart(result.columns, result.rows, question or "Edited SQL")
-        answer.caption = template_caption(question, result.columns, result.rows)
-        lap("chart", t)
-    answer.timings = {**timings, "total": round((time.perf_counter() - t0) * 1000, 3)}
-    record = AuditRecord(user_name=user, team=team, question=answer.question, sql=answer.sql, outcome=outcome,
-                         rows_returned=len(answer.rows.rows) if answer.rows else 0, backend=ANALYST_BACKEND,
-                         latency_ms=answer.timings["total"])
-    if write_audit(record, copilot.settings.audit_path):
-        answer.audit_id = record.audit_id
+    The page labels it as the analyst's SQL (backend ``analyst``) under the question it refines.
+    """
+    answer = copilot.run_sql(sql, team, user, page=page)
+    answer.backend = ANALYST_BACKEND
+    answer.question = question or "(edited SQL)"
+    answer.explanation = f"SQL written or edited by {user}, run through the {team} team's guardrails."
+    if answer.rows is not None and not answer.cannot_answer:
+        answer.caption = template_caption(question, answer.rows.columns, answer.rows.rows)
     return answer
 
 

@@ -6,10 +6,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from guardrails.errors import GuardrailError
 from ui import state
 from ui.components.messages import show_no_warehouse
-from ui.decisions import DecisionLookupError, DecisionView, can_look_up, lookup_decision, recent_decision_ids
+from ui.decisions import (
+    DecisionLookupError,
+    DecisionRefusedError,
+    DecisionView,
+    can_look_up,
+    lookup_decision,
+    recent_decision_ids,
+)
 from ui.monitoring_data import warehouse_status
 from ui.settings import get_settings
 
@@ -109,11 +115,11 @@ def main() -> None:
     try:
         with st.spinner(f"Looking up {decision_id}…"):
             view = _lookup(team, decision_id, replica, stamp)
+    except DecisionRefusedError as err:
+        st.error(f"The look-up was refused by the guardrails: {err}", icon=":material/shield:")
+        return
     except DecisionLookupError as err:
         st.warning(str(err), icon=":material/search:")
-        return
-    except GuardrailError as err:
-        st.error(f"The look-up was refused by the guardrails: {err}", icon=":material/shield:")
         return
     _show(view, team)
 
