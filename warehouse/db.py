@@ -46,7 +46,9 @@ def connect_reader(path: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     """Open a read-only connection, by default on the replica."""
     path = Path(path or get_settings().replica_path)
     if not path.exists():
-        raise FileNotFoundError(f"warehouse file {path} does not exist; run `make run` or `python -m warehouse generate`")
+        raise FileNotFoundError(
+            f"warehouse file {path} does not exist; run `make run` or `python -m warehouse generate`"
+        )
     return _configure(duckdb.connect(str(path), read_only=True))
 
 
