@@ -12,7 +12,7 @@ import numpy as np
 
 NOMINAL_APR = 0.18
 """APR used to turn the requested loan into an EMI for the affordability terms of the truth."""
-INTERCEPT = -2.85
+INTERCEPT = -3.05
 
 
 def emi(amount: np.ndarray, months: np.ndarray, apr: float | np.ndarray = NOMINAL_APR) -> np.ndarray:
@@ -42,7 +42,7 @@ def true_pd(cols: dict[str, np.ndarray]) -> np.ndarray:
         + 0.45 * np.minimum(cols["dpd30_count_12m"], 6)
         + 0.85 * np.minimum(cols["dpd90_count_12m"], 4)
         + 0.14 * np.minimum(cols["enquiries_90d"], 15)
-        + 0.65 * np.minimum(util, 1.3)
+        + 1.20 * np.minimum(util, 1.3)
         + 0.30 * cols["thin_file"]
         + 0.80 * (np.minimum(lti, 3.0) - 0.4)
         + 1.30 * (np.minimum(eti, 1.5) - 0.35)
