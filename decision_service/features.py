@@ -302,13 +302,19 @@ ORDER BY a.received_at, a.application_id
 """
 
 
+def inputs_sql(source_sql: str = "SELECT * FROM applications") -> str:
+    """The one query that assembles model inputs (application, applicant DOB, latest bureau report) for the rows of
+    ``source_sql``: shared by real-time look-ups, training and the batch backfill, so they cannot drift apart."""
+    return _INPUTS_SQL.format(source=source_sql)
+
+
 def load_inputs(con: Any, source_sql: str = "SELECT * FROM applications", params: Sequence[Any] = ()) -> dict[str, Any]:
     """Fetch applications (rows of ``source_sql``, a query over ``applications``) with their latest bureau report.
 
     Returns the column arrays keyed by column name (application_id, applicant_id, partner_id, received_at plus every
     key of :data:`APP_KEYS` and :data:`BUREAU_KEYS`), ordered by received_at. Feed them to :func:`features_for_rows`.
     """
-    return con.execute(_INPUTS_SQL.format(source=source_sql), list(params)).fetchnumpy()
+    return con.execute(inputs_sql(source_sql), list(params)).fetchnumpy()
 
 
 def features_for_rows(con: Any, cols: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from decision_service.backfill.decide import LenderScorer, ThresholdSwitch, decide_for_lender
 from decision_service.backfill.simulate import keys_for, request_timing, simulate_loans
-from decision_service.features import build_features, history_from_warehouse
+from decision_service.features import build_features, history_from_warehouse, inputs_sql
 from decision_service.policy import load_policy
 from decision_service.registry import ModelRegistry, Thresholds
 from warehouse.db import connect_writer, publish_replica
@@ -90,21 +90,6 @@ class BackfillSummary:
         return "\n".join(lines)
 
 
-_INPUTS_SQL = """
-SELECT a.application_id, a.applicant_id, a.partner_id, a.received_at,
-       a.requested_amount, a.requested_tenure_months, a.employment_type, a.monthly_income,
-       a.employer_tenure_months, a.existing_emi, p.date_of_birth,
-       b.bureau_score, b.dpd30_count_12m, b.dpd90_count_12m, b.enquiries_90d, b.utilisation_pct,
-       b.oldest_account_age_months, b.secured_accounts, b.unsecured_accounts, b.total_outstanding,
-       CAST(b.thin_file AS INTEGER) AS thin_file
-FROM applications a
-LEFT JOIN applicants p ON p.applicant_id = a.applicant_id
-LEFT JOIN (
-    SELECT * FROM bureau_reports QUALIFY row_number() OVER (PARTITION BY application_id ORDER BY pulled_at DESC) = 1
-) b ON b.application_id = a.application_id
-WHERE a.received_at < ?
-ORDER BY a.received_at, a.application_id
-"""
 
 
 def world_info(con: duckdb.DuckDBPyConnection) -> WorldInfo:
@@ -161,7 +146,8 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 def _batches(con: duckdb.DuckDBPyConnection, until: dt.datetime, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
     cur = con.cursor()
     try:
-        reader = cur.sql(_INPUTS_SQL, params=[until]).to_arrow_reader(batch_size)
+        reader = cur.sql(inputs_sql("SELECT * FROM applications WHERE received_at < ?"),
+                         params=[until]).to_arrow_reader(batch_size)
         for rb in reader:
             yield {name: _to_numpy(rb.column(i)) for i, name in enumerate(rb.schema.names)}
     finally:
