@@ -52,7 +52,8 @@ class Services:
                 proc.wait()
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """Poll ``url`` until it answers 200; fail at once if ``proc`` exits, or after ``timeout_s`` (tests use it too)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -91,13 +92,13 @@ def start_services(*, host: str = "127.0.0.1", api_port: int = 8700, bureau_port
         if bureau:
             sim = spawn("bureau", ["-m", "decision_service.bureau.simulator", "--host", host, "--port",
                                    str(bureau_port), "--replica", str(replica)])
-            _wait_healthy(f"{bureau_url}/healthz", sim, 30)
+            wait_healthy(f"{bureau_url}/healthz", sim, 30)
         if loader:
             spawn("loader", ["-m", "decision_service.decision_log.loader"])
         api = spawn("api", ["-m", "uvicorn", "--factory", "decision_service.api.main:app_factory", "--host", host,
                             "--port", str(api_port), "--loop", "uvloop", "--http", "httptools",
                             "--timeout-graceful-shutdown", "10", "--no-access-log"])
-        _wait_healthy(f"{services.api_url}/healthz", api, 60)
+        wait_healthy(f"{services.api_url}/healthz", api, 60)
     except BaseException:
         services.stop()
         raise
