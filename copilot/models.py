@@ -35,6 +35,25 @@ class TimeWindow(BaseModel):
     label: str = ""
 
 
+class NestedStep(BaseModel):
+    """A second level of aggregation: compute the plan's first metric once per ``entity`` (a table whose rows the
+    base rows belong to: ``applications`` for decisions), keep the entities whose value passes ``op value`` if
+    given, then aggregate over the entities ("average offers per application", "applicants who applied more than
+    once", "applications with no approval")."""
+
+    model_config = ConfigDict(extra="forbid")
+    entity: str
+    aggregate: Literal["avg", "count", "max", "min", "median"] = "avg"
+    op: Literal["=", ">", ">=", "<", "<="] | None = None
+    value: float | None = None
+
+    @model_validator(mode="after")
+    def _condition(self) -> NestedStep:
+        if (self.op is None) != (self.value is None):
+            raise ValueError("a nested condition needs both 'op' and 'value'")
+        return self
+
+
 class SemanticPlan(BaseModel):
     """What to compute, in catalog terms; compiled to SQL by :mod:`copilot.semantic.compiler`, never by a model.
 
@@ -42,6 +61,11 @@ class SemanticPlan(BaseModel):
     ("this week vs last week", "week on week" without a series). ``share`` turns the first metric into each
     group's share of the total; ``scale`` divides it by a unit (1e5 for "in lakh"). ``list_table`` (with no
     metrics) lists the visible, non-PII columns of one table instead of aggregating.
+
+    Derived shapes (compiled by :mod:`copilot.semantic.derived` around the plain plan): ``change`` adds each
+    period's difference (``diff``) or relative change (``pct``) from the period before to a series; ``ratio`` divides
+    the first metric by the second, each computed on its own base table ("loans per approval"); ``nested`` is a
+    second level of aggregation over entities.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,11 +80,18 @@ class SemanticPlan(BaseModel):
     share: bool = False
     scale: float | None = Field(None, gt=0)
     list_table: str | None = None
+    change: Literal["diff", "pct"] | None = None
+    ratio: bool = False
+    nested: NestedStep | None = None
 
     @model_validator(mode="after")
     def _something(self) -> SemanticPlan:
         if not self.metrics and not self.list_table:
             raise ValueError("a plan computes at least one metric or lists one table")
+        if self.change and not self.grain:
+            raise ValueError("a period-over-period change needs a grain (day, week or month)")
+        if self.ratio and len(self.metrics) != 2:
+            raise ValueError("a ratio divides exactly two metrics")
         return self
 
 

@@ -56,8 +56,10 @@ def _dimension_def(dim: Dimension, base: str, sem: TeamSemantics) -> tuple[str, 
     return None
 
 
-def _choose_base(plan: SemanticPlan, sem: TeamSemantics) -> tuple[str, list[MetricDefinition]]:
-    """A base table on which every planned metric has a definition and every dimension/filter is reachable."""
+def _choose_base(plan: SemanticPlan, sem: TeamSemantics,
+                 reach: str | None = None) -> tuple[str, list[MetricDefinition]]:
+    """A base table on which every planned metric has a definition and every dimension/filter is reachable (and,
+    for a nested plan, the entity table ``reach``)."""
     unknown = [m for m in plan.metrics if m not in sem.metrics]
     unknown += [d for d in plan.dimensions if d not in sem.dimensions]
     unknown += [f.dimension for f in plan.filters if f.dimension not in sem.dimensions]
@@ -75,6 +77,8 @@ def _choose_base(plan: SemanticPlan, sem: TeamSemantics) -> tuple[str, list[Metr
         else:
             if all(_dimension_def(sem.dimensions[n], candidate.table, sem) is not None for n in needed):
                 if (plan.time_window or plan.grain or plan.compare_previous) and not candidate.time:
+                    continue
+                if reach and reach != candidate.table and sem.join_path(candidate.table, reach) is None:
                     continue
                 return candidate.table, defs
     raise PlanCompileError(
@@ -131,11 +135,14 @@ def _filter_conditions(plan: SemanticPlan, sem: TeamSemantics, base: str,
     return conditions
 
 
-def compile_plan(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
-    """Build the SELECT; raises :class:`PlanCompileError` when the team's catalog cannot express the plan."""
+def compile_plan(plan: SemanticPlan, sem: TeamSemantics, *, reach: str | None = None) -> CompiledPlan:
+    """Build the SELECT; raises :class:`PlanCompileError` when the team's catalog cannot express the plan.
+
+    ``reach`` restricts the base table to one from which that table can be joined (the entity of a nested plan,
+    see :mod:`copilot.semantic.derived`)."""
     if plan.list_table and not plan.metrics:
         return _compile_listing(plan, sem)
-    base, metric_defs = _choose_base(plan, sem)
+    base, metric_defs = _choose_base(plan, sem, reach)
     time_col = metric_defs[0].time_column
     joins: dict[str, JoinStep] = {}
     select: list[exp.Expression] = []
