@@ -1,4 +1,4 @@
-"""App factory of the decision API: ``create_app()``; uvicorn runs ``decision_service.api.main:app``.
+"""App factory of the decision API: ``create_app()``; uvicorn runs ``decision_service.api.main:app_factory``.
 
 The lifespan builds the :class:`ServiceContainer` (models, policies, bureau client, outbox ...) before the first
 request and, on shutdown, after uvicorn has drained in-flight requests, flushes and closes the outbox.
@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from decision_service.api.deps import api_key_header
 from decision_service.api.errors import install_handlers
-from decision_service.api.middleware import RequestContextMiddleware
+from decision_service.api.middleware import FastRoutes, RequestContextMiddleware
 from decision_service.api.routes import decisions, health, prefetch
 from decision_service.observability import configure_logging
 from decision_service.schemas import DecisionRequest
@@ -41,7 +41,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastRoutes:
+    """The ASGI app: the FastAPI app (``.app``) behind :class:`FastRoutes` (``POST /v1/decisions`` skips it)."""
     settings = settings or get_settings()
     configure_logging()
 
@@ -75,12 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions.router)
     app.include_router(prefetch.router)
     app.include_router(health.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log,
-                       fast_routes={("POST", "/v1/decisions"): decisions.decide_asgi})
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, access_log=settings.access_log)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    return app
+    return FastRoutes(app, {("POST", "/v1/decisions"): decisions.decide_asgi}, max_body_bytes=settings.max_body_bytes,
+                      access_log=settings.access_log)
 
 
-def app_factory() -> FastAPI:
+def app_factory() -> FastRoutes:
     """Entry point for ``uvicorn --factory decision_service.api.main:app_factory``."""
     return create_app()

@@ -18,3 +18,8 @@ _COUNTER = itertools.count()
 def new_id(kind: str) -> str:
     """``<kind><10 hex random><4 hex pid><12 hex counter>``, e.g. ``D3f9a1c02bd0b2a000000000017``."""
     return f"{kind}{_PREFIX}{next(_COUNTER):012x}"
+
+
+def new_request_id() -> str:
+    """32 lowercase hex digits (the shape of ``uuid4().hex``, which request ids had before): prefix + counter."""
+    return f"{_PREFIX}{next(_COUNTER):018x}"

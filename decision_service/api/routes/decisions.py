@@ -1,8 +1,8 @@
 """POST /v1/decisions: thin route over the decision orchestrator (parse, idempotency, decide, answer).
 
-The hot path is served by :func:`decide_asgi`, a plain ASGI handler that :class:`RequestContextMiddleware` calls
-directly for ``POST /v1/decisions``: profiling the warm path showed FastAPI's routing, dependency solving and
-exception middleware costing ~10% of the event-loop thread, which is the bottleneck of the whole service. The
+The hot path is served by :func:`decide_asgi`, a plain ASGI handler that the outermost ASGI app
+(``middleware.FastRoutes``) calls directly for ``POST /v1/decisions``: profiling the warm path showed FastAPI's
+middleware stack, routing and dependency solving costing ~15% of the event-loop thread, the service's bottleneck. The
 FastAPI route below stays registered with the same contract, so the OpenAPI document (request schema, header
 parameter, API-key security, error examples) is unchanged and any other method on the path still gets a 405; it
 shares :func:`_decide` with the fast path, so both behave identically (auth → rate limit → 415 → strict parse →
@@ -78,8 +78,7 @@ async def _decide(container: ServiceContainer, api_key: str | None, content_type
                 "expires_at": time.time() + container.settings.idempotency_ttl_s}
     answer: StoredAnswer | None = None
     try:
-        result = await container.orchestrator.decide(req, partner_id, request_id_var.get(), started, idem)
-        payload = orjson.dumps(result)
+        payload = await container.orchestrator.decide(req, partner_id, request_id_var.get(), started, idem)
         if idem is not None:
             answer = StoredAnswer(idem["body_hash"], payload, idem["expires_at"])
     finally:
