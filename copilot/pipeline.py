@@ -33,12 +33,14 @@ from copilot.llm.base import CaptionWriter, PlanFiller, PlanRequest, PriorAttemp
 from copilot.models import Answer, Attempt, RowsPage, SemanticPlan
 from copilot.semantic.compiler import compile_plan
 from copilot.semantic.planner import plan_question
+from copilot.semantic.rollup_route import rollups_enabled
 from copilot.semantic.view import TeamSemantics, semantics_for, team_semantics
 from copilot.settings import CopilotSettings, get_settings
 from guardrails.errors import GuardrailError
 from guardrails.executor import SafeExecutor
 from schema_catalog.teams import UnknownTeamError as CatalogUnknownTeam
 from schema_catalog.teams import team_scope
+from warehouse.rollups import available_rollups
 
 
 class _Timer:
@@ -140,7 +142,9 @@ class Copilot:
         with self._lock:  # one shared hardened connection per replica, one question at a time
             with timer.stage("connect"):
                 executor = self._executor()
-            return self._answer(answer, executor, timer, t0, backend, previous, page)
+                rollups = _rollups_of(executor)
+            with rollups_enabled(rollups):  # plans may be answered from the replica's pre-aggregates
+                return self._answer(answer, executor, timer, t0, backend, previous, page)
 
     def run_sql(self, sql: str, team: str, user: str = "anonymous", page: int = 0) -> Answer:
         """Validate and run analyst-written SQL for ``team`` on the shared hardened replica connection.
@@ -429,6 +433,17 @@ class Copilot:
         if write_audit(record, self.settings.audit_path):
             answer.audit_id = record.audit_id
         return answer
+
+
+_ROLLUPS: dict[int, tuple[SafeExecutor, frozenset[str]]] = {}
+
+
+def _rollups_of(executor: SafeExecutor) -> frozenset[str]:
+    """The filled rollup tables of the executor's replica, read once per shared connection (the file is immutable)."""
+    cached = _ROLLUPS.get(id(executor))
+    if cached is None or cached[0] is not executor:
+        cached = _ROLLUPS[id(executor)] = (executor, available_rollups(executor.con))
+    return cached[1]
 
 
 def _ms(t: float) -> float:

@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from copilot.errors import PlanCompileError
 from copilot.models import SemanticPlan
+from copilot.semantic.rollup_route import route
 from copilot.semantic.view import TeamSemantics
 from schema_catalog.catalog import JoinStep
 from schema_catalog.semantic import Dimension, MetricDefinition
@@ -143,13 +144,27 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics, *, reach: str | None = 
     if plan.list_table and not plan.metrics:
         return _compile_listing(plan, sem)
     base, metric_defs = _choose_base(plan, sem, reach)
+    source = base
+    resolved: dict[str, tuple[str, list[JoinStep]]] = {}
+    if reach is None:  # nested plans join the base to an entity: they stay on the facts
+        needed = {*plan.dimensions, *(f.dimension for f in plan.filters)} - {plan.grain}
+        for name in needed:
+            if name in sem.dimensions and sem.dimensions[name].kind != "time":
+                found = _dimension_def(sem.dimensions[name], base, sem)
+                if found is not None:
+                    resolved[name] = found
+        routed = route(plan, sem, base, resolved)
+        if routed is not None:
+            base, metric_defs, resolved = routed.table, routed.metric_defs, routed.dimensions
+        else:
+            resolved = {}
     time_col = metric_defs[0].time_column
     joins: dict[str, JoinStep] = {}
     select: list[exp.Expression] = []
     group: list[exp.Expression] = []
 
     def dim_expr(name: str) -> exp.Expression:
-        found = _dimension_def(sem.dimensions[name], base, sem)
+        found = resolved.get(name) or _dimension_def(sem.dimensions[name], base, sem)
         assert found is not None  # checked by _choose_base
         sql, path = found
         for edge in path:
@@ -214,7 +229,10 @@ def compile_plan(plan: SemanticPlan, sem: TeamSemantics, *, reach: str | None = 
         query = query.order_by(*order)
     if plan.limit:
         query = query.limit(plan.limit)
-    return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), base, time_col, explain_plan(plan, sem, base))
+    text = explain_plan(plan, sem, source)
+    if base != source:
+        text = text[:-1] + f" (pre-aggregated in {base})."
+    return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), base, time_col, text)
 
 
 def explain_plan(plan: SemanticPlan, sem: TeamSemantics, base: str) -> str:
