@@ -4,7 +4,9 @@
 
 Validation runs the 180 legitimate analyst queries of the test corpus (all three teams) ``--repeat`` times each and
 reports median and p99 per query category; the cost check runs ``EXPLAIN (FORMAT JSON)`` for the same queries on a
-replica. Without ``--replica`` a small world (30 days x 1,000 applications/day) is generated in a temp directory.
+replica, side by side with and without the provable row bound (``cost_bound_by_keys``), and reports which legitimate
+queries and which expensive attacks (tests/guardrails/corpus/cost_attacks.py) are over their team's limit either way.
+Without ``--replica`` a small world (30 days x 1,000 applications/day) is generated in a temp directory.
 Timings are noisy on a shared 2-core machine: medians and p99 are reported, never means.
 """
 
@@ -16,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -24,10 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from guardrails import validate  # noqa: E402
-from guardrails.errors import CostLimitError  # noqa: E402
 from guardrails.executor import SafeExecutor  # noqa: E402
+from guardrails.settings import GuardrailSettings  # noqa: E402
 from guardrails.teams import team_scope  # noqa: E402
 from tests.guardrails.corpus.attacks import ATTACKS  # noqa: E402
+from tests.guardrails.corpus.cost_attacks import COST_ATTACKS  # noqa: E402
 from tests.guardrails.legit_queries import LEGIT  # noqa: E402
 
 
@@ -76,23 +80,45 @@ def bench_validation(repeat: int) -> tuple[dict[str, list[float]], dict[str, lis
     return times, cpu
 
 
-def bench_explain(replica: Path, repeat: int) -> tuple[list[float], set[str]]:
-    """EXPLAIN timings, and the legitimate queries whose estimate is over their team's limit on this replica (the
-    estimate depends on the data: on the full world DuckDB's guess for a non-key join can be far above the truth)."""
+@dataclass
+class ExplainResult:
+    """Cost-check timings and verdicts of one mode (raw planner estimate, or lowered to the provable bound)."""
+
+    ms: list[float] = field(default_factory=list)
+    legit_over: dict[str, int] = field(default_factory=dict)
+    attacks_passed: dict[str, int] = field(default_factory=dict)
+    attack_rows: list[int] = field(default_factory=list)
+
+
+def bench_explain(replica: Path, repeat: int) -> dict[str, ExplainResult]:
+    """The cost check of every legitimate query and cost attack, both modes interleaved in the same rounds (so load
+    hits both alike). The estimate depends on the data: on the full world DuckDB's guess for the internal join of a
+    split COUNT(DISTINCT) aggregate is far above the truth, which the bound corrects."""
     scopes = {team: team_scope(team) for team in ("risk", "growth", "partnerships")}
-    validated = [validate(sql, scopes[team]) for team, sql in LEGIT]
-    out: list[float] = []
-    over: set[str] = set()
+    legit = [validate(sql, scopes[team]) for team, sql in LEGIT]
+    attacks = [validate(sql, scopes[team]) for team, sql in COST_ATTACKS]
+    modes = {"planner only": False, "with row bound": True}
+    results = {mode: ExplainResult() for mode in modes}
+    settings = {mode: GuardrailSettings(cost_bound_by_keys=on) for mode, on in modes.items()}
+    # one connection: DuckDB shares one instance per file in a process, and its configuration is locked
     with SafeExecutor(replica) as executor:
         for _ in tqdm(range(max(1, repeat // 4)), desc="EXPLAIN rounds"):
-            for v in validated:
-                started = time.perf_counter()
-                try:
-                    executor.check_cost(v)
-                except CostLimitError:
-                    over.add(v.sql)
-                out.append((time.perf_counter() - started) * 1000)
-    return out, over
+            for is_legit, v in [(True, v) for v in legit] + [(False, v) for v in attacks]:
+                for mode in modes:
+                    executor.settings = settings[mode]
+                    started = time.perf_counter()
+                    estimate = executor.estimate(v)
+                    elapsed = (time.perf_counter() - started) * 1000
+                    result = results[mode]
+                    if is_legit:
+                        result.ms.append(elapsed)
+                        if estimate.rows > v.cost_limit_rows:
+                            result.legit_over[v.sql] = estimate.rows
+                    elif estimate.rows <= v.cost_limit_rows:
+                        result.attacks_passed[v.sql] = estimate.rows
+                    else:
+                        result.attack_rows.append(estimate.rows)
+    return results
 
 
 def main() -> None:
@@ -103,7 +129,7 @@ def main() -> None:
     times, cpu = bench_validation(args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         replica = args.replica or _small_world(Path(tmp))
-        explain, over = bench_explain(replica, args.repeat)
+        explain = bench_explain(replica, args.repeat)
         world = "given replica" if args.replica else "generated small world (30 days x 1,000/day)"
     print("\nguardrails benchmark (milliseconds)")
     print(f"{'measure':38} {'n':>6} {'median':>8} {'p99':>8} {'cpu med':>8} {'cpu p99':>8}")
@@ -111,11 +137,19 @@ def main() -> None:
         print(f"{'validate: ' + label:38} {len(values):6d} {statistics.median(values):8.2f} "
               f"{_percentile(values, 0.99):8.2f} {statistics.median(cpu[label]):8.2f} "
               f"{_percentile(cpu[label], 0.99):8.2f}")
-    print(f"{'EXPLAIN cost check':38} {len(explain):6d} {statistics.median(explain):8.2f} "
-          f"{_percentile(explain, 0.99):8.2f}   on {world}")
-    print(f"legitimate queries over their team's cost limit on this replica: {len(over)} of {len(LEGIT)}")
-    for sql in sorted(over):
-        print(f"  {sql[:160]}")
+    for mode, result in explain.items():
+        print(f"{'cost check, ' + mode:38} {len(result.ms):6d} {statistics.median(result.ms):8.2f} "
+              f"{_percentile(result.ms, 0.99):8.2f}   on {world}")
+    n_attacks = len(COST_ATTACKS)
+    for mode, result in explain.items():
+        refused = n_attacks - len(result.attacks_passed)
+        low = min(result.attack_rows, default=0)
+        print(f"\n[{mode}] legitimate queries over their team's cost limit: {len(result.legit_over)} of {len(LEGIT)}; "
+              f"expensive attacks refused: {refused} of {n_attacks} (smallest refused estimate {low:,} rows)")
+        for sql, rows in sorted(result.legit_over.items()):
+            print(f"  legit over  {rows:>22,}  {sql[:140]}")
+        for sql, rows in sorted(result.attacks_passed.items()):
+            print(f"  attack PASSED {rows:>20,}  {sql[:140]}")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from guardrails.cost_limit import estimated_rows
-from guardrails.errors import CostLimitError, ExecutionError, QueryTimeoutError
+from guardrails.cost_limit import CostEstimate, check_estimate, estimate_cost
+from guardrails.errors import ExecutionError, QueryTimeoutError
 from guardrails.pipeline import ValidatedQuery
+from guardrails.row_bound import TableStats, table_stats
 from guardrails.settings import GuardrailSettings, get_settings
 
 
@@ -97,6 +98,8 @@ class SafeExecutor:
         self.settings = settings or get_settings()
         self.con = connect_sandbox(path, self.settings, setup)
         self._lock = threading.Lock()
+        self._stats: dict[str, TableStats] | None = None
+        """Table sizes and keys for the cost bound, read once: the replica is read-only and setup ran already."""
 
     def close(self) -> None:
         self.con.close()
@@ -107,18 +110,20 @@ class SafeExecutor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def check_cost(self, validated: ValidatedQuery) -> int:
-        """EXPLAIN estimate of the query; raises :class:`CostLimitError` above the team's limit."""
+    def estimate(self, validated: ValidatedQuery) -> CostEstimate:
+        """Cost estimate of the query: EXPLAIN, lowered to the provable row bound (unless ``cost_bound_by_keys``
+        is off)."""
         with self._lock:
-            estimate = estimated_rows(self.con, validated.sql)
-        if estimate > validated.cost_limit_rows:
-            raise CostLimitError(
-                f"The query plan is estimated at {estimate:,} rows, above team {validated.team!r}'s limit of "
-                f"{validated.cost_limit_rows:,}",
-                obj=str(estimate),
-                hint="Filter earlier, aggregate, or join on keys.",
-            )
-        return estimate
+            use_bound = self.settings.cost_bound_by_keys
+            if use_bound and self._stats is None:
+                self._stats = table_stats(self.con)
+            return estimate_cost(self.con, validated.expression, use_bound=use_bound, stats=self._stats)
+
+    def check_cost(self, validated: ValidatedQuery) -> int:
+        """Estimated rows of the query (:meth:`estimate`); raises :class:`CostLimitError` above the team's limit."""
+        estimate = self.estimate(validated)
+        check_estimate(estimate, validated.cost_limit_rows, validated.team)
+        return estimate.rows
 
     def run(self, validated: ValidatedQuery, page: int = 0) -> ResultPage:
         """Run one page of ``validated``; raises QueryTimeoutError, CostLimitError or ExecutionError."""

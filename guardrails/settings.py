@@ -43,6 +43,10 @@ class GuardrailSettings(BaseSettings):
     enforce_cost_limit: bool = True
     """Run the EXPLAIN cost check before executing (turn off only for debugging)."""
 
+    cost_bound_by_keys: bool = True
+    """Lower DuckDB's EXPLAIN estimate to the provable row bound from table sizes and primary keys where smaller
+    (guardrails/row_bound.py); off applies the limit to the raw planner guess."""
+
 
 @lru_cache
 def get_settings() -> GuardrailSettings:

@@ -1,0 +1,1 @@
+SELECT a.partner_id AS partner_id, COUNT(l.loan_id) * 1.0 / COUNT(DISTINCT a.application_id) AS conversion FROM applications AS a LEFT JOIN decisions AS d ON d.application_id = a.application_id LEFT JOIN loans AS l ON l.decision_id = d.decision_id GROUP BY a.partner_id LIMIT 10000
