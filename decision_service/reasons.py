@@ -124,20 +124,10 @@ class ReasonMapper:
 
         Only strictly positive (PD-increasing) contributions become reasons; a row without any gets ``[]``.
         """
-        if k < 0 or k > MAX_REASONS:
-            raise ValueError(f"k must be between 0 and {MAX_REASONS}, got {k}")
-        contrib = np.atleast_2d(np.asarray(contrib, dtype=np.float64))
-        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-        n, n_feat = contrib.shape
-        if X.shape != (n, n_feat) or n_feat != self.present_idx.shape[0]:
-            raise ValueError(f"contributions {contrib.shape} and inputs {X.shape} do not fit {n_feat} features")
+        agg = self._aggregate(contrib, X, k)
+        n = agg.shape[0]
         if n == 0 or k == 0:
             return [[] for _ in range(n)]
-        n_codes = self.codes.shape[0]
-        code_of = np.where(np.isnan(X), self.missing_idx[None, :], self.present_idx[None, :])
-        flat = (np.arange(n)[:, None] * n_codes + code_of).ravel()
-        agg = np.bincount(flat, weights=contrib.ravel(), minlength=n * n_codes).reshape(n, n_codes)
-        agg = np.round(agg, _ROUND)
         codes = self.codes
         if n <= 8:  # real time: a tiny Python sort beats lexsort's set-up cost
             out = []
@@ -147,9 +137,38 @@ class ReasonMapper:
                 pos.sort(key=lambda j: (-vals[j], j))
                 out.append([codes[j] for j in pos[:k]])
             return out
-        rank = np.broadcast_to(np.arange(n_codes), agg.shape)
+        top = self._top(agg, k)
+        return [codes[row[row >= 0]].tolist() for row in top]
+
+    def top_indices(self, contrib: np.ndarray, X: np.ndarray, k: int = MAX_REASONS) -> np.ndarray:
+        """What :meth:`map` returns, as an ``(n, k)`` matrix of indices into ``self.codes`` padded with -1.
+
+        For batch callers (the backfill) that build Arrow lists without a Python list per row.
+        """
+        agg = self._aggregate(contrib, X, k)
+        if agg.shape[0] == 0 or k == 0:
+            return np.full((agg.shape[0], k), -1, dtype=np.int64)
+        return self._top(agg, k)
+
+    def _aggregate(self, contrib: np.ndarray, X: np.ndarray, k: int) -> np.ndarray:
+        """Contributions summed per code (features sharing a code add up), rounded to 1e-9: ``(n, codes)``."""
+        if k < 0 or k > MAX_REASONS:
+            raise ValueError(f"k must be between 0 and {MAX_REASONS}, got {k}")
+        contrib = np.atleast_2d(np.asarray(contrib, dtype=np.float64))
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        n, n_feat = contrib.shape
+        if X.shape != (n, n_feat) or n_feat != self.present_idx.shape[0]:
+            raise ValueError(f"contributions {contrib.shape} and inputs {X.shape} do not fit {n_feat} features")
+        n_codes = self.codes.shape[0]
+        code_of = np.where(np.isnan(X), self.missing_idx[None, :], self.present_idx[None, :])
+        flat = (np.arange(n)[:, None] * n_codes + code_of).ravel()
+        agg = np.bincount(flat, weights=contrib.ravel(), minlength=n * n_codes).reshape(n, n_codes)
+        return np.round(agg, _ROUND)
+
+    @staticmethod
+    def _top(agg: np.ndarray, k: int) -> np.ndarray:
+        """Top-k positive codes per row by value, ties on catalogue order; -1 where a row has fewer."""
+        rank = np.broadcast_to(np.arange(agg.shape[1]), agg.shape)
         order = np.lexsort((rank, -agg), axis=-1)[:, :k]
         top = np.take_along_axis(agg, order, axis=1)
-        keep = top > 0
-        out = [codes[order[i][keep[i]]].tolist() for i in range(n)]
-        return out
+        return np.where(top > 0, order, -1)

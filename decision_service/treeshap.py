@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import factorial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from decision_service.treeshap_kernel import CompiledTrees
 
 __all__ = ["TreeShap", "UnsupportedModelError", "batch_reason_codes", "explainer_for"]
 
@@ -158,6 +161,7 @@ class TreeShap:
         self.feature_start = np.searchsorted(sorted_features, self.present)
         self._dump = dump
         self._per_tree: _PerTree | None = None
+        self._compiled: CompiledTrees | None = None
 
     @staticmethod
     def _walk(node: dict[str, Any], path: list[tuple[int, int, bool, float]], feats: list[int],
@@ -234,6 +238,23 @@ class TreeShap:
         if n <= CHUNK_ROWS:
             return self._chunk(X)
         return np.concatenate([self._chunk(X[s: s + CHUNK_ROWS]) for s in range(0, n, CHUNK_ROWS)])
+
+    def batch_contributions(self, X: np.ndarray) -> np.ndarray:
+        """Same values as :meth:`contributions` for large batches (bit for bit equal to its per-tree strategy),
+        computed by the compiled kernel of :mod:`decision_service.treeshap_kernel` on all cores: the backfill's
+        entry point. The kernel is compiled on first use (cached on disk afterwards), so real time keeps numpy."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if X.shape[1] != self.num_features:
+            raise ValueError(f"model has {self.num_features} features, X has {X.shape[1]} columns")
+        if self._compiled is None:
+            from decision_service.treeshap_kernel import CompiledTrees
+
+            if self._per_tree is None:
+                self._per_tree = _PerTree(self._dump)
+            self._compiled = CompiledTrees(self._per_tree.trees, self.num_features)
+        return self._compiled.contributions(X)
 
 
 # ----- large batches: tree by tree, each distinct split pattern of a tree computed once ---------------------------

@@ -32,7 +32,13 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from decision_service.backfill.decide import LenderScorer, ThresholdSwitch, decide_for_lender
+from decision_service.backfill.decide import (
+    CodeVocabulary,
+    LenderScorer,
+    ThresholdSwitch,
+    decide_for_lender,
+    features_struct,
+)
 from decision_service.backfill.simulate import keys_for, request_timing, simulate_loans
 from decision_service.features import build_features, history_from_warehouse, inputs_sql
 from decision_service.policy import load_policy
@@ -120,7 +126,7 @@ def _scorers(con: duckdb.DuckDBPyConnection, registry: ModelRegistry, policy_dir
             t = model.thresholds
             wrong = Thresholds(t.refer_below, min(1.0, t.refer_below * MISCONFIG_REFER_FACTOR))
             switch = ThresholdSwitch(np.datetime64(world.events["threshold_misconfig"], "us"), wrong)
-        scorers.append(LenderScorer(lender_id, index, model, load_policy(lender_id, policy_dir), switch))
+        scorers.append(LenderScorer.build(lender_id, index, model, load_policy(lender_id, policy_dir), switch))
     return scorers, eligible
 
 
@@ -236,8 +242,9 @@ def run_backfill(
         con.execute("BEGIN")
         try:
             with tqdm(total=total, desc="backfill", unit="app", disable=not progress) as bar:
+                vocab = CodeVocabulary()
                 for batch in _batches(con, until, batch_size):
-                    _decide_batch(con, batch, scorers, eligible, request_id, summary)
+                    _decide_batch(con, batch, scorers, eligible, request_id, summary, vocab)
                     bar.update(len(batch["application_id"]))
             summary.seconds["decide"] = time.perf_counter() - t0
             deployments = _deployment_rows(scorers, world)
@@ -270,23 +277,28 @@ def run_backfill(
 
 
 def _decide_batch(con: duckdb.DuckDBPyConnection, batch: dict[str, np.ndarray], scorers: list[LenderScorer],
-                  eligible: dict[str, np.ndarray], request_id: str, summary: BackfillSummary) -> None:
+                  eligible: dict[str, np.ndarray], request_id: str, summary: BackfillSummary,
+                  vocab: CodeVocabulary) -> None:
     history = history_from_warehouse(con, batch["applicant_id"], batch["received_at"])
     features = build_features(batch, batch, history)
+    struct = features_struct(features)
     batch["keys"] = keys_for(batch["application_id"])
     timing = request_timing(batch["keys"])
     batch.update(timing)
     summary.applications += len(batch["application_id"])
+    tables = []
     for scorer in scorers:
         rows = np.flatnonzero(np.isin(batch["partner_id"], eligible.get(scorer.lender_id, np.array([], dtype=object))))
         if not len(rows):
             continue
-        table = decide_for_lender(scorer, batch, features, rows, request_id)
-        _insert(con, "decisions", table)
+        table = decide_for_lender(scorer, batch, features, rows, request_id, vocab, struct)
+        tables.append(table)
         counts = table.group_by("decision").aggregate([("decision", "count")]).to_pydict()
         for k, v in zip(counts["decision"], counts["decision_count"], strict=True):
             summary.decisions[k] = summary.decisions.get(k, 0) + v
         summary.fallbacks += int(np.sum(table.column("fallback_used").to_numpy()))
+    if tables:
+        _insert(con, "decisions", pa.concat_tables(tables))
 
 
 def _story(con: duckdb.DuckDBPyConnection, world: WorldInfo, request_id: str, summary: BackfillSummary) -> None:
