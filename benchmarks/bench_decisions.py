@@ -11,7 +11,12 @@ Measures, side by side in one run (timings on a shared 2-core machine are noisy,
 Models: real LightGBM champions (``--trees`` trees) trained on the training package's synthetic data, so the numbers
 include real predict + TreeSHAP reason codes for the lenders that refer or decline.
 
-Run: ``.venv/bin/python benchmarks/bench_decisions.py [--duration 10] [--repeats 3]`` (needs Debian's ``wrk``).
+The server runs as ``python -m decision_service serve`` would run it (``launcher.api_command``): ``--workers N``
+API processes behind one port; with more than one worker (or ``--redis``) a private ``redis-server`` (Debian, no
+persistence) is started, since the workers share the bureau cache, rate limits and idempotency keys through Redis.
+
+Run: ``.venv/bin/python benchmarks/bench_decisions.py [--duration 10] [--repeats 3] [--workers 2]`` (needs Debian's
+``wrk``, and ``redis-server`` for several workers).
 """
 
 from __future__ import annotations
@@ -208,12 +213,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200, help="fixed request rate of the warm open-loop run")
     ap.add_argument("--client-cpu", type=int, default=1, help="core the open-loop generator is pinned to (-1: none)")
     ap.add_argument("--skip-cold", action="store_true", help="skip the cold-path run (quicker iterations)")
+    ap.add_argument("--workers", type=int, default=2, help="API worker processes (the workers setting)")
+    ap.add_argument("--redis", action="store_true", help="use a private Redis even with one worker")
     a = ap.parse_args()
     cpu = None if a.client_cpu < 0 else a.client_cpu
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
     tmp = Path(tempfile.mkdtemp(prefix="bench_decisions_"))
     procs: list[subprocess.Popen] = []
+    metrics_dir: Path | None = None
     try:
         t0 = time.time()
         build_registry(tmp / "models", a.trees)
@@ -227,12 +235,22 @@ def main() -> None:
                "CREDIT_DECISION_BUREAU_URL": f"http://127.0.0.1:{bport}", "CREDIT_DECISION_ACCESS_LOG": "false",
                "CREDIT_DECISION_RATE_LIMIT_PER_S": "1000000", "CREDIT_DECISION_RATE_LIMIT_BURST": "1000000",
                "CREDIT_WAREHOUSE_PATH": str(tmp / "w.duckdb"), "CREDIT_WAREHOUSE_REPLICA_PATH": str(tmp / "r.duckdb")}
+        if a.workers > 1 or a.redis:
+            if shutil.which("redis-server") is None:
+                sys.exit("several workers share state through Redis: apt-get install -y redis-server")
+            rport = free_port()
+            procs.append(subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                                           "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL))
+            env["CREDIT_DECISION_REDIS_URL"] = f"redis://127.0.0.1:{rport}/0"
+        env["CREDIT_DECISION_WORKERS"] = str(a.workers)
         sim = subprocess.Popen([sys.executable, "-m", "decision_service.bureau.simulator", "--port", str(bport)],
                                cwd=REPO, env=env)
         procs.append(sim)
-        api = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "decision_service.api.main:app_factory",
-                                "--port", str(aport), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                                "--log-level", "warning"], cwd=REPO, env=env)
+        from decision_service.services.launcher import api_command, api_env
+
+        api_environ, metrics_dir = api_env(env, a.workers)
+        api = subprocess.Popen([sys.executable, *api_command("127.0.0.1", aport, a.workers), "--log-level", "warning"],
+                               cwd=REPO, env=api_environ)
         procs.append(api)
         url = f"http://127.0.0.1:{aport}"
         wait_http(f"http://127.0.0.1:{bport}/healthz", sim)
@@ -302,7 +320,8 @@ def main() -> None:
         decisions = {m.group(1): float(m.group(2)) for m in re.finditer(
             r'decisions_total\{decision="(\w+)",lender_id="L0[345]"\} ([\d.e+]+)', mix)}
         med = statistics.median
-        print("\n=== decision API benchmark (medians of", a.repeats, "runs) ===")
+        redis_on = "on" if "CREDIT_DECISION_REDIS_URL" in env else "off"
+        print(f"\n=== decision API benchmark: {a.workers} worker(s), Redis {redis_on}, medians of {a.repeats} runs ===")
         print(f"trivial endpoint /v1/ping      : {med(ping):8.0f} req/s   runs {[round(x) for x in ping]}")
         print(f"warm decisions (3 lenders)     : {med(decide):8.0f} dec/s   runs {[round(x) for x in decide]}")
         print(f"ratio decisions / trivial      : {med(ratio):8.3f}         (target >= 0.15)")
@@ -323,6 +342,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

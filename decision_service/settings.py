@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -53,6 +53,13 @@ class Settings(BaseSettings):
 
     redis_timeout_s: float = 0.05
     """Socket timeout for Redis calls; a slower Redis is treated as down and the service degrades to in-process."""
+
+    workers: int = Field(default=1, ge=1, le=16)
+    """API worker processes behind one port (``uvicorn --workers``; ``python -m decision_service serve`` and the
+    Procfile read it). One process is bound by the GIL to about one core; on the 2-core machine 2 workers serve
+    about twice the decisions. Every worker writes its own outbox segment (named by its pid), which the single
+    loader drains like any other. Workers share rate limits, the bureau cache and idempotency keys only through
+    Redis, so more than one worker requires ``redis_url`` (start-up refuses otherwise)."""
 
     # --- decision execution ---
     model_timeout_s: float = Field(default=0.5, gt=0)
@@ -108,6 +115,15 @@ class Settings(BaseSettings):
 
     replica_publish_interval_s: float = Field(default=30.0, gt=0)
     """Most frequent replica publication; the copilot's replica lags the decisions by at most about this long."""
+
+    @model_validator(mode="after")
+    def _workers_share_state_through_redis(self) -> Settings:
+        """In-process caches, buckets and idempotency keys are per process: with several workers a retried
+        Idempotency-Key could be decided twice and a prefetched report would be cached in one worker only."""
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError("workers > 1 needs redis_url: API processes share rate limits, the bureau cache and "
+                             "idempotency keys only through Redis")
+        return self
 
 
 @lru_cache

@@ -6,7 +6,11 @@ request and, on shutdown, after uvicorn has drained in-flight requests, flushes 
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -82,6 +86,25 @@ def create_app(settings: Settings | None = None) -> FastRoutes:
                       access_log=settings.access_log)
 
 
+def _die_with_supervisor() -> None:
+    """In a ``uvicorn --workers`` child: be SIGKILLed when the supervisor dies, however it dies.
+
+    A graceful stop reaches the workers through the supervisor (SIGTERM, drain, outbox flush); but a SIGKILLed
+    supervisor would leave its workers serving on the port with nobody to stop them. Linux's parent-death signal
+    makes the workers share the supervisor's fate, so "kill the service" means the same with one process or many
+    (nothing accepted is lost either way: the answer was sent only after its outbox record was fsync'd)."""
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent.pid:  # the supervisor died before the signal was armed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def app_factory() -> FastRoutes:
     """Entry point for ``uvicorn --factory decision_service.api.main:app_factory``."""
+    _die_with_supervisor()
     return create_app()

@@ -6,7 +6,9 @@ arriving at the same time: the second waits for the first and then replays it, s
 
 Durability: the answer is part of the outbox record, which is fsync'd before the response is sent; at start-up the
 API replays the outbox (pending and archived segments) into this index, so a restart or a SIGKILL does not forget a
-key. With Redis configured the index is also shared between processes (SET with a TTL).
+key. With Redis configured the index is also shared between processes (SET with a TTL), and a request about to decide
+claims its key there first (SET NX with a short TTL), so two identical requests arriving at the same moment at two
+API workers still make only one decision: the second waits for the first's answer and replays it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ import orjson
 from decision_service.decision_log.outbox import iter_records, list_segments
 from decision_service.errors import IdempotencyConflictError
 from decision_service.services.redis_guard import REDIS_ERRORS, RedisGuard
+
+CLAIM_TTL_MS = 5_000
+"""How long a claim on a key lives in Redis: longer than a decision's whole budget, short enough that a worker killed
+mid-decision delays a retry of its key by seconds only."""
+CLAIM_POLL_S = 0.02
 
 
 def body_hash(body: bytes) -> str:
@@ -44,6 +51,28 @@ class IdempotencyStore:
 
     def _redis_key(self, partner_id: str, key: str) -> str:
         return f"idem:{partner_id}:{key}"
+
+    def _claim_key(self, partner_id: str, key: str) -> str:
+        return f"idem-claim:{partner_id}:{key}"
+
+    async def _claim(self, partner_id: str, key: str, digest: str) -> bool:
+        """Claim the key across processes (True: decide it); False after a short wait while another process holds
+        it. Without Redis (or while it is down) the in-process guard is all there is: True."""
+        if not self.guard.available:
+            return True
+        client = self.guard.client
+        try:
+            if await client.set(self._claim_key(partner_id, key), digest, nx=True, px=CLAIM_TTL_MS):  # type: ignore[union-attr]
+                return True
+            holder = await client.get(self._claim_key(partner_id, key))  # type: ignore[union-attr]
+        except REDIS_ERRORS as exc:
+            self.guard.mark_down("idempotency", exc)
+            return True
+        if holder is not None and holder.decode() != digest:
+            raise IdempotencyConflictError(
+                "this Idempotency-Key is in use by a request with a different body", field="Idempotency-Key")
+        await asyncio.sleep(CLAIM_POLL_S)
+        return False
 
     def remember(self, partner_id: str, key: str, answer: StoredAnswer) -> None:
         if answer.expires_at > time.time():
@@ -91,8 +120,19 @@ class IdempotencyStore:
                 return hit.response
             running = self._inflight.get((partner_id, key))
             if running is None:
-                self._inflight[(partner_id, key)] = (digest, asyncio.Event())
-                return None
+                event = asyncio.Event()
+                self._inflight[(partner_id, key)] = (digest, event)  # before the await: same-process duplicates wait
+                try:
+                    claimed = await self._claim(partner_id, key, digest)
+                except BaseException:
+                    del self._inflight[(partner_id, key)]
+                    event.set()
+                    raise
+                if claimed:
+                    return None
+                del self._inflight[(partner_id, key)]  # another process is deciding it: look for its answer again
+                event.set()
+                continue
             if running[0] != digest:
                 raise IdempotencyConflictError(
                     "this Idempotency-Key is in use by a request with a different body", field="Idempotency-Key")
@@ -112,6 +152,11 @@ class IdempotencyStore:
                         self._redis_key(partner_id, key), payload, ex=int(self.ttl_s))
                 except REDIS_ERRORS as exc:
                     self.guard.mark_down("idempotency", exc)
+        if self.guard.available:  # answered (now in Redis) or failed: either way, release the claim
+            try:
+                await self.guard.client.delete(self._claim_key(partner_id, key))  # type: ignore[union-attr]
+            except REDIS_ERRORS as exc:
+                self.guard.mark_down("idempotency", exc)
         running = self._inflight.pop((partner_id, key), None)
         if running is not None:
             running[1].set()

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +37,7 @@ class Services:
     bureau_url: str
     dev_keys: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    scratch: list[Path] = field(default_factory=list)
 
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self.procs.items()}
@@ -50,6 +54,34 @@ class Services:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for path in self.scratch:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def api_command(host: str, port: int, workers: int = 1, *, graceful_s: int = 10) -> list[str]:
+    """Arguments after ``python`` that run the decision API under uvicorn (tests and the benchmark use it too).
+
+    ``workers > 1`` runs uvicorn's supervisor with that many worker processes on one listening socket; it restarts a
+    worker that dies and forwards SIGTERM to all of them (each drains and flushes its own outbox segment)."""
+    cmd = ["-m", "uvicorn", "--factory", "decision_service.api.main:app_factory", "--host", host, "--port",
+           str(port), "--loop", "uvloop", "--http", "httptools", "--timeout-graceful-shutdown", str(graceful_s),
+           "--no-access-log"]
+    return [*cmd, "--workers", str(workers)] if workers > 1 else cmd
+
+
+def api_env(base: Mapping[str, str], workers: int) -> tuple[dict[str, str], Path | None]:
+    """Environment of the API processes, and a scratch directory to delete after them (or None).
+
+    Several workers keep their Prometheus metrics in a shared directory (prometheus_client's multiprocess mode,
+    switched on by ``PROMETHEUS_MULTIPROC_DIR`` before it is imported), so ``/metrics`` on any worker reports the
+    whole service rather than the worker that happened to answer the scrape."""
+    env = dict(base)
+    if workers <= 1:
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return env, None
+    metrics_dir = Path(tempfile.mkdtemp(prefix="decision-metrics-"))
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return env, metrics_dir
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -69,8 +101,10 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60)
 
 def start_services(*, host: str = "127.0.0.1", api_port: int = 8700, bureau_port: int = 8701,
                    loader: bool = True, bureau: bool = True, env: dict[str, str] | None = None,
-                   log_dir: Path | None = None) -> Services:
-    """Start the children and wait until they answer; returns the handles, URLs and dev keys."""
+                   log_dir: Path | None = None, workers: int | None = None) -> Services:
+    """Start the children and wait until they answer; returns the handles, URLs and dev keys.
+
+    ``workers``: API worker processes (default: the ``workers`` setting)."""
     from warehouse.settings import get_settings as warehouse_settings
 
     settings = get_settings()
@@ -80,9 +114,16 @@ def start_services(*, host: str = "127.0.0.1", api_port: int = 8700, bureau_port
     keys = issue_dev_keys(settings.api_keys_path, sorted(Marketplace.load(replica).partner_lenders))
     services = Services(f"http://{host}:{api_port}", bureau_url, keys)
 
-    def spawn(name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    workers = settings.workers if workers is None else workers
+    if workers > 1 and not (child_env.get("CREDIT_DECISION_REDIS_URL") or settings.redis_url):
+        raise ValueError("workers > 1 needs CREDIT_DECISION_REDIS_URL (the processes share state through Redis)")
+    api_child_env, metrics_dir = api_env(child_env, workers)
+    if metrics_dir is not None:
+        services.scratch.append(metrics_dir)
+
+    def spawn(name: str, args: list[str], proc_env: dict[str, str] = child_env) -> subprocess.Popen[bytes]:
         out = open(log_dir / f"{name}.log", "ab") if log_dir else None  # noqa: SIM115 - lives as long as the child
-        proc = subprocess.Popen([sys.executable, *args], env=child_env, stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, *args], env=proc_env, stdout=out, stderr=out)
         services.procs[name] = proc
         return proc
 
@@ -95,9 +136,7 @@ def start_services(*, host: str = "127.0.0.1", api_port: int = 8700, bureau_port
             wait_healthy(f"{bureau_url}/healthz", sim, 30)
         if loader:
             spawn("loader", ["-m", "decision_service.decision_log.loader"])
-        api = spawn("api", ["-m", "uvicorn", "--factory", "decision_service.api.main:app_factory", "--host", host,
-                            "--port", str(api_port), "--loop", "uvloop", "--http", "httptools",
-                            "--timeout-graceful-shutdown", "10", "--no-access-log"])
+        api = spawn("api", api_command(host, api_port, workers), api_child_env)
         wait_healthy(f"{services.api_url}/healthz", api, 60)
     except BaseException:
         services.stop()
@@ -114,6 +153,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bureau-port", type=int, default=8701)
     parser.add_argument("--no-loader", action="store_true", help="do not start the loader (another writer runs)")
     parser.add_argument("--no-bureau", action="store_true", help="use CREDIT_DECISION_BUREAU_URL instead")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="API worker processes (default: CREDIT_DECISION_WORKERS, i.e. the workers setting)")
 
 
 class _StopRequested(Exception):
@@ -130,7 +171,7 @@ def main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     try:
         services = start_services(host=args.host, api_port=args.port, bureau_port=args.bureau_port,
-                                  loader=not args.no_loader, bureau=not args.no_bureau)
+                                  loader=not args.no_loader, bureau=not args.no_bureau, workers=args.workers)
     except _StopRequested:
         return 0
     try:

@@ -56,4 +56,10 @@ async def metrics(container: ContainerDep) -> Response:
 
     state = await container.bureau_client.breaker_state()
     BREAKER_STATE.set({"closed": 0, "half-opened": 1, "opened": 2}.get(state, 0))
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # several workers: sum every worker's metrics files
+        from prometheus_client import CollectorRegistry, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
