@@ -86,6 +86,7 @@ def route(plan: SemanticPlan, sem: TeamSemantics, base: str,
             return all(t == table and c in in_scope for t, c in cols)
 
         defs = [next((d for d in layer.metrics[m].definitions if d.table == rollup.table and visible(d.columns)), None)
+                if m in layer.metrics else None  # column-layer metrics (avg of a column...) have no rollup form
                 for m in plan.metrics]
         if any(d is None for d in defs):
             continue
@@ -96,7 +97,7 @@ def route(plan: SemanticPlan, sem: TeamSemantics, base: str,
         for name, (sql, path) in base_dims.items():
             target = path[-1].right_table if path else base
             own = next((d for d in layer.dimensions[name].definitions
-                        if d.table == rollup.table and visible(d.columns)), None)
+                        if d.table == rollup.table and visible(d.columns)), None) if name in layer.dimensions else None
             if own is not None and target in carried:
                 dims[name] = (own.sql, [])
                 continue

@@ -144,3 +144,23 @@ def copilot_on_decided(decided_world: Path, settings):  # type: ignore[no-untype
     c = Copilot(settings, replica=decided_world, use_retrieval=False)
     yield c
     c.close()
+
+
+def test_column_layer_plans_compile_unchanged(decided_world: Path) -> None:
+    """Derived column metrics and dimensions (rows__x, avg__x, col__x) are not in semantic.yaml: never routed."""
+    with reader(decided_world) as con:
+        sem = team_semantics("risk", str(decided_world), con)
+    metrics = [m for m in sem.metrics if "__" in m and m.split("__", 1)[1].startswith(("decisions", "applications"))]
+    dims = [None, *(d for d in sem.dimensions if "__" in d)][:15]
+    assert metrics and len(dims) > 1
+    checked = 0
+    for metric, dim in itertools.product(metrics[:20], dims):
+        plan = SemanticPlan(metrics=[metric], dimensions=[dim] if dim else [])
+        try:
+            facts = compile_plan(plan, sem)
+        except PlanCompileError:
+            continue
+        with rollups_enabled(load_rollups()):
+            assert compile_plan(plan, sem).sql == facts.sql
+        checked += 1
+    assert checked > 10
