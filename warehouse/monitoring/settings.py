@@ -37,7 +37,8 @@ class MonitoringSettings(BaseSettings):
     """A segment whose own baseline is smaller is compared with the all-partner baseline of the same lender."""
 
     webhook_url: str | None = None
-    """Optional URL that receives new alerts as a JSON POST ``{"alerts": [...]}``; failures are logged, not fatal."""
+    """Optional URL that receives new alerts and new resolutions as JSON POSTs ``{"event": "raised" | "resolved",
+    "alerts": [...]}``; failures are logged, not fatal."""
 
     webhook_timeout_s: float = 5.0
     """Timeout of one webhook POST."""

@@ -6,8 +6,11 @@ zero, and the threshold misconfiguration the backfill records in model_deploymen
 
 from __future__ import annotations
 
+import json
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,30 @@ def scenario_world(world_factory, trained_registry: Path, tmp_path_factory: pyte
         return cache[name]
 
     return build
+
+
+class _Hook(BaseHTTPRequestHandler):
+    status = 200
+    received: list[dict]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append(json.loads(body))  # type: ignore[attr-defined]
+        self.send_response(self.server.status)  # type: ignore[attr-defined]
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[ThreadingHTTPServer]:
+    """A real HTTP server on a free loopback port, recording every POSTed JSON body."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server.received, server.status = [], 200  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -18,33 +16,6 @@ from warehouse.monitoring.alerts import alert_id, deliver, evaluate
 from warehouse.monitoring.config import MonitoringConfigError, default_config, load_config
 from warehouse.monitoring.runner import run_monitoring
 from warehouse.monitoring.settings import MonitoringSettings, get_settings
-
-
-class _Hook(BaseHTTPRequestHandler):
-    status = 200
-    received: list[dict]
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append(json.loads(body))  # type: ignore[attr-defined]
-        self.send_response(self.server.status)  # type: ignore[attr-defined]
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook() -> Iterator[ThreadingHTTPServer]:
-    """A real HTTP server on a free loopback port, recording every POSTed JSON body."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
-    server.received, server.status = [], 200  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def _url(server: ThreadingHTTPServer) -> str:
@@ -118,8 +89,11 @@ def test_rerun_does_not_duplicate_or_redeliver(monitored_world: Path, tmp_path: 
         get_settings.cache_clear()
     assert first.alerts_new > 0 and second.alerts_new == 0
     assert ids_first == ids_second and dupes == 0
-    delivered = [a for body in webhook.received for a in body["alerts"]]  # type: ignore[attr-defined]
-    assert len(delivered) == first.alerts_new == first.webhook_accepted
+    raised = [b for b in webhook.received if b["event"] == "raised"]  # type: ignore[attr-defined]
+    delivered = [a for body in raised for a in body["alerts"]]
+    resolved = [a for b in webhook.received if b["event"] == "resolved" for a in b["alerts"]]  # type: ignore[attr-defined]
+    assert len(delivered) == first.alerts_new and len(resolved) == first.alerts_resolved
+    assert first.webhook_accepted == first.alerts_new + first.alerts_resolved and second.alerts_resolved == 0
     assert {a["alert_id"] for a in delivered} <= {i for (i,) in ids_first}
     assert any(a["partner_id"] == "P08" for a in delivered)
 
