@@ -31,7 +31,7 @@ from copilot.errors import (
 from copilot.inputs import check_question, looks_english
 from copilot.llm.base import CaptionWriter, PlanFiller, PlanRequest, PriorAttempt, SqlRequest, SqlWriter
 from copilot.models import Answer, Attempt, RowsPage, SemanticPlan
-from copilot.semantic.compiler import compile_plan
+from copilot.semantic.derived import compile_derived
 from copilot.semantic.planner import plan_question
 from copilot.semantic.rollup_route import rollups_enabled
 from copilot.semantic.view import TeamSemantics, semantics_for, team_semantics
@@ -294,7 +294,7 @@ class Copilot:
                 return False
         try:
             with timer.stage("compile"):
-                compiled = compile_plan(plan, sem)
+                compiled = compile_derived(plan, sem)
         except PlanCompileError as err:
             answer.attempts.append(Attempt(backend=name, outcome="not_compilable", plan=plan, confidence=confidence,
                                            error={"error": err.code, "message": err.message}, ms=_ms(t)))

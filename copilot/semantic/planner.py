@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from copilot.models import PlanFilter, SemanticPlan
-from copilot.semantic import phrasing, vocabulary
+from copilot.semantic import phrasing, shapes, vocabulary
 from copilot.semantic.dates import read_dates
 from copilot.semantic.view import TeamSemantics
 from schema_catalog.semantic import load_semantic
@@ -218,6 +218,14 @@ def plan_question(
         taken.append(scale[2])
     phrases = _phrase_table(sem)
     layer = sem.columns
+    finder = _metric_finder(sem)
+    shape = shapes.read_nested(text, sem, taken, finder) or shapes.read_ratio(text, finder, sem, taken)
+    if shape:
+        taken.extend(shape.spans)
+        notes.append(f"read as {shape.note or 'a count per ' + (shape.nested.entity if shape.nested else '')}")
+    change = shapes.read_change(text, bool(dates.grain))
+    if change:
+        taken.append(change[1])
     # a first look at the metrics named, so a bare "above 5 lakh" can pick an amount column on their tables
     first_look = _find(text, list(taken), phrases)
     prefer = tuple(d.table for m in first_look if m.kind == "metric" for d in sem.metrics[m.name].definitions)
@@ -241,14 +249,17 @@ def plan_question(
         if i == 0 or re.search(r"\b(?:and|&)\b|,|\bvs\b|\bversus\b", text[metric_matches[i - 1].end : m.start]):
             metrics.append(m.name)
     metrics = list(dict.fromkeys(metrics))
+    if shape:
+        metrics = shape.metrics
     metric_quality = 1.0 if metrics else 0.0
     words = [w for w in re.findall(r"[a-z][a-z0-9+%'-]*", text)]
     listing: tuple[str, str | None, list[tuple[int, int]]] | None = None
     if not metrics:
         value_spans = {(m.start, m.end) for m in matches if m.kind == "value"}
         dim_spans = {(m.start, m.end) for m in matches if m.kind == "dimension"}
+        counted = {(m.start, m.end) for m in matches if m.kind == "dimension" and _COUNTED_RE.search(text[: m.start])}
         derived = (phrasing.read_aggregate(text, layer, [t for t in taken if t not in dim_spans])
-                   or phrasing.read_count(text, layer, [t for t in taken if t not in value_spans],
+                   or phrasing.read_count(text, layer, [t for t in taken if t not in value_spans | counted],
                                           set(layer.tables))
                    or _followup_aggregate(text, sem, previous))
         if derived:
@@ -306,6 +317,10 @@ def plan_question(
         grouped = by or (not after_value and (m.name not in values or len(values[m.name]) > 1))
         if grouped:
             dims.append(m.name)
+    for m in matches:  # "how many lenders does each partner route to": the counted thing is no grouping
+        if m.kind == "dimension" and m.name in dims and metrics and _COUNTED_RE.search(text[: m.start]):
+            dims.remove(m.name)
+            notes.append(f"{text[m.start:m.end]!r} is what is counted, not a breakdown")
     for d, v in values.items():  # "app vs web": comparing values means grouping by their dimension
         if len(v) > 1 and d not in dims:
             dims.append(d)
@@ -410,6 +425,9 @@ def plan_question(
         compare_previous=dates.compare_previous,
         share=share,
         scale=scale[0] if scale and not share else None,
+        change=change[0] if change else None,
+        ratio=bool(shape and shape.ratio),
+        nested=shape.nested if shape else None,
     )
     confidence = metric_quality * 0.95 - penalty
     refusal = None
@@ -431,6 +449,7 @@ def _unknown_note(unknown: list[str], sem: TeamSemantics) -> str:
     return f"{terms}: not in team {sem.team!r}'s data (no metric, column, table or value by that name)"
 
 
+_COUNTED_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\s+(?:distinct\s+|unique\s+|different\s+)?$")
 _GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
 _FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
@@ -455,6 +474,15 @@ def _followup_aggregate(text: str, sem: TeamSemantics,
         if ref.kind == "numeric" and defs and ref.sql in defs[0].sql and f"{agg}__{ref.key}" in sem.metrics:
             return f"{agg}__{ref.key}", [m.span()]
     return None
+
+
+def _metric_finder(sem: TeamSemantics) -> shapes.MetricFinder:
+    """Exact phrase -> metric name over the team's metric names and synonyms (for the shape readers)."""
+    table = sem.__dict__.get("_planner_metric_phrases")
+    if table is None:
+        table = {p: name for p, kind, name, _ in reversed(_phrase_table(sem)) if kind == "metric"}
+        sem.__dict__["_planner_metric_phrases"] = table
+    return lambda phrase: table.get(_normalise(phrase))
 
 
 def _dimension_words(sem: TeamSemantics) -> dict[str, str]:

@@ -1,0 +1,114 @@
+"""Derived question shapes: per-entity aggregation, ratios of counts, period-over-period change, bridge counts.
+
+The planner cases check the *reading* (what plan a kind of phrasing becomes); the execution cases check that the
+compiled SQL computes the same numbers as an independently written reference query on a decided small world, and
+that every compiled query passes the team's guardrails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+
+from copilot.models import NestedStep, SemanticPlan
+from copilot.semantic.derived import compile_derived
+from copilot.semantic.planner import plan_question
+from copilot.semantic.view import team_semantics
+from guardrails.teams import validate_for_team
+
+TODAY = dt.date(2024, 11, 20)
+
+
+@pytest.mark.parametrize(
+    ("team", "question", "expected"),
+    [
+        ("risk", "average number of offers per application",
+         {"metrics": ["approval_count"], "nested": {"entity": "applications", "aggregate": "avg"}}),
+        ("growth", "applications per applicant",
+         {"metrics": ["application_count"], "nested": {"entity": "applicants", "aggregate": "avg"}}),
+        ("growth", "how many customers applied more than twice",
+         {"metrics": ["application_count"],
+          "nested": {"entity": "applicants", "aggregate": "count", "op": ">", "value": 2.0}}),
+        ("risk", "how many applicants took at least 2 loans",
+         {"metrics": ["loan_count"],
+          "nested": {"entity": "applicants", "aggregate": "count", "op": ">=", "value": 2.0}}),
+        ("risk", "number of applications that got no offer from any lender",
+         {"metrics": ["approval_count"],
+          "nested": {"entity": "applications", "aggregate": "count", "op": "=", "value": 0.0}}),
+        ("risk", "ratio of loans to approvals by lender",
+         {"metrics": ["loan_count", "approval_count"], "dimensions": ["lender"], "ratio": True}),
+        ("risk", "week on week change in approvals", {"metrics": ["approval_count"], "grain": "week",
+                                                       "change": "diff"}),
+        ("risk", "monthly % growth in disbursed amount", {"metrics": ["disbursed_amount"], "grain": "month",
+                                                          "change": "pct"}),
+        ("growth", "how many lenders does each partner have",
+         {"metrics": ["rows__lenders"], "dimensions": ["partner"]}),
+    ],
+)
+def test_shape_readings(team: str, question: str, expected: dict) -> None:
+    result = plan_question(question, team_semantics(team), TODAY)
+    assert result.plan is not None, result.notes
+    got = result.plan.model_dump(exclude_none=True)
+    for key, value in expected.items():
+        assert got.get(key) == value, (key, got)
+    assert result.confidence >= 0.6
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["approval rate per lender", "average score per lender", "number of loans per lender", "approval rate by week",
+     "average loan amount per partner"],
+)
+def test_plain_questions_keep_their_plain_shape(question: str) -> None:
+    """A rate or an average "per <dimension>" is a breakdown, not a second level of aggregation."""
+    plan = plan_question(question, team_semantics("risk"), TODAY).plan
+    assert plan is not None
+    assert plan.nested is None and not plan.ratio and plan.change is None
+
+
+REFERENCES = [
+    ("risk", SemanticPlan(metrics=["approval_count"], nested=NestedStep(entity="applications")),
+     "SELECT avg(n) FROM (SELECT count(*) FILTER (WHERE decision = 'approve') AS n FROM decisions "
+     "GROUP BY application_id)"),
+    ("risk", SemanticPlan(metrics=["approval_count"],
+                          nested=NestedStep(entity="applications", aggregate="count", op="=", value=0)),
+     "SELECT count(*) FROM (SELECT application_id FROM decisions GROUP BY application_id "
+     "HAVING NOT bool_or(decision = 'approve'))"),
+    ("growth", SemanticPlan(metrics=["application_count"],
+                            nested=NestedStep(entity="applicants", aggregate="count", op=">", value=1)),
+     "SELECT count(*) FROM (SELECT applicant_id FROM applications GROUP BY applicant_id HAVING count(*) > 1)"),
+    ("risk", SemanticPlan(metrics=["approval_count"], dimensions=["partner"],
+                          nested=NestedStep(entity="applications", aggregate="max")),
+     "SELECT p.name, max(n) FROM (SELECT application_id, count(*) FILTER (WHERE decision = 'approve') AS n "
+     "FROM decisions GROUP BY application_id) x JOIN applications a USING (application_id) "
+     "JOIN partners p ON p.partner_id = a.partner_id GROUP BY p.name"),
+    ("risk", SemanticPlan(metrics=["loan_count", "approval_count"], ratio=True),
+     "SELECT (SELECT count(*) FROM loans) / "
+     "(SELECT count(*) FROM decisions WHERE decision = 'approve')"),
+    ("risk", SemanticPlan(metrics=["application_count"], grain="week", change="diff"),
+     "SELECT wk, n, n - lag(n) OVER (ORDER BY wk) FROM (SELECT date_trunc('week', received_at)::DATE AS wk, "
+     "count(*) AS n FROM applications GROUP BY wk)"),
+    ("growth", SemanticPlan(metrics=["rows__lenders"], dimensions=["partner"]),
+     "SELECT p.name, count(*) FROM partner_lenders pl JOIN partners p USING (partner_id) GROUP BY p.name"),
+]
+
+
+@pytest.mark.parametrize(("team", "plan", "reference"), REFERENCES)
+def test_compiled_shapes_match_reference_queries(decided_world, team: str, plan: SemanticPlan,
+                                                 reference: str) -> None:
+    con = duckdb.connect(str(decided_world), read_only=True)
+    try:
+        sem = team_semantics(team, str(decided_world), con)
+        compiled = compile_derived(plan, sem)
+        validate_for_team(compiled.sql, team)
+        got = sorted(tuple(_round(v) for v in row) for row in con.execute(compiled.sql).fetchall())
+        want = sorted(tuple(_round(v) for v in row) for row in con.execute(reference).fetchall())
+    finally:
+        con.close()
+    assert got and got == want
+
+
+def _round(value: object) -> object:
+    return round(value, 9) if isinstance(value, float) else value
