@@ -19,7 +19,8 @@ output), ``peak`` (largest intermediate while producing it) and ``keys`` (column
 * a join: ``a * b`` in general; when the ON/USING (or, for inner joins, WHERE) equalities cover a whole key of the
   joined source, ``a`` (plus ``b`` for RIGHT/FULL); when they cover a whole key of the rows joined so far, ``b``
   (plus ``a`` for LEFT/FULL); SEMI/ANTI joins keep ``a``;
-* GROUP BY keeps at most its input rows and makes the group columns a key; an aggregate without GROUP BY is one row;
+* GROUP BY keeps at most its input rows and makes the group columns a key (ROLLUP, CUBE and GROUPING SETS: one row
+  per input row and grouping set, no key); an aggregate without GROUP BY is one row;
   DISTINCT makes all output columns a key; LIMIT n caps the output; UNION adds its branches;
 * a derived table or CTE is bounded recursively; an uncorrelated subquery adds its own peak; anything this module
   cannot reason about (correlated subqueries, UNNEST and table functions, recursive CTEs) is unbounded, so the
@@ -158,6 +159,8 @@ class _Bounder:
             inner = self.scope(source)
             keys = frozenset(frozenset(f"{alias}.{c}" for c in k) for k in inner.keys)
             return alias, _Rel(inner.rows, inner.peak, keys)
+        if node.args.get("pivots"):
+            return alias, _UNBOUNDED  # UNPIVOT multiplies rows by the unpivoted columns
         plain = isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier)
         if not (plain and isinstance(source, exp.Table)):
             return alias, _UNBOUNDED  # UNNEST, table functions, VALUES, LATERAL: no bound
@@ -196,10 +199,27 @@ class _Bounder:
         group = select.args.get("group")
         if group is None and any(not agg.find_ancestor(exp.Window) for agg in _aggregates(select)):
             rows, keys = 1, frozenset({frozenset()})
+        sets = _grouping_sets(group)
+        if sets > 1:  # every grouping set emits up to one row per input row; the group columns are no key
+            rows, keys = rows * sets, frozenset()
+            peak = max(peak, rows)
         limit = _literal_int(select.args.get("limit"))
         if limit is not None:
             rows = min(rows, limit)
         return _Rel(rows, max(peak, rows), keys)
+
+
+def _grouping_sets(group: exp.Expr | None) -> int:
+    """How many grouping sets a GROUP BY has (ROLLUP of k: k + 1, CUBE of k: 2^k, GROUPING SETS: one per set)."""
+    sets = 1
+    for element in group.expressions if group is not None else []:
+        if isinstance(element, exp.Rollup):
+            sets *= len(element.expressions) + 1
+        elif isinstance(element, exp.Cube):
+            sets *= 2 ** len(element.expressions)
+        elif isinstance(element, exp.GroupingSets):
+            sets *= max(len(element.expressions), 1)
+    return sets
 
 
 def _aggregates(select: exp.Select, projection: exp.Expr | None = None) -> Iterable[exp.AggFunc]:

@@ -75,6 +75,13 @@ def _bound(sql: str) -> tuple[float, float]:
     # key passed through a derived table's plain columns
     ("SELECT count(*) AS n FROM decs d JOIN (SELECT app_id AS id, amount FROM apps) x ON x.id = d.app_id", 4_000),
     ("SELECT partner_id FROM decs UNION ALL SELECT partner_id FROM apps", 5_000),
+    # grouping sets emit one row per input row and set at most
+    ("SELECT partner_id, lender_id, count(*) AS n FROM decs GROUP BY GROUPING SETS ((partner_id, lender_id), "
+     "(partner_id), ())", 12_000),
+    ("SELECT partner_id, lender_id, count(*) AS n FROM decs GROUP BY ROLLUP (partner_id, lender_id)", 12_000),
+    ("SELECT partner_id, lender_id, count(*) AS n FROM decs GROUP BY CUBE (partner_id, lender_id)", 16_000),
+    ("SELECT count(*) AS n FROM decs d JOIN (SELECT partner_id FROM apps GROUP BY ROLLUP (partner_id)) g "
+     "ON g.partner_id = d.partner_id", 8_000_000),
     ("SELECT count(*) AS n FROM decs d JOIN loans l ON l.dec_id = d.dec_id WHERE d.partner_id IN "
      "(SELECT partner_id FROM partners)", 4_000),
     # what cannot be bounded stays unbounded, so DuckDB's estimate stands
@@ -91,6 +98,7 @@ def test_row_bound(sql: str, peak: float) -> None:
     "SELECT d.score FROM decs AS d WHERE EXISTS(SELECT 1 FROM loans AS l WHERE l.dec_id = d.dec_id)",
     "WITH RECURSIVE r AS (SELECT 1 AS i UNION ALL SELECT r.i + 1 FROM r AS r WHERE r.i < 10) SELECT r.i FROM r AS r",
     "SELECT d.score, t.c FROM decs AS d, UNNEST(d.codes) AS t(c)",
+    "SELECT u.k, u.v FROM apps UNPIVOT (v FOR k IN (amount, partner_id)) AS u",
 ])
 def test_what_cannot_be_proven_is_unbounded(sql: str) -> None:
     assert row_bound(sqlglot.parse_one(sql, dialect="duckdb"), STATS).peak == math.inf
