@@ -177,7 +177,8 @@ def test_expensive_attacks_are_refused(world: tuple[SafeExecutor, int], scopes: 
 CONVERSION = ("SELECT a.partner_id, count(l.loan_id) * 1.0 / count(DISTINCT a.application_id) AS conversion "
               "FROM applications a LEFT JOIN decisions d ON d.application_id = a.application_id "
               "LEFT JOIN loans l ON l.decision_id = d.decision_id GROUP BY a.partner_id")
-"""The legitimate query the full world refused before the bound (planned at 3.5e11 rows; real peak 11.6M)."""
+"""The legitimate query the full world refused before the bound (planned at 3.5e11 rows; its joins produce
+8,656,266 rows there, bound 11,610,707)."""
 
 
 def test_the_bound_corrects_the_planner_and_can_be_switched_off(
