@@ -2,7 +2,7 @@
 
 Public API::
 
-    run_backfill(path=None, *, registry=None, policy_dir=None, days=None, batch_size=50_000, progress=True,
+    run_backfill(path=None, *, registry=None, policy_dir=None, days=None, batch_size=200_000, progress=True,
                  publish=True, replica_path=None) -> BackfillSummary
 """
 

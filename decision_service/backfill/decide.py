@@ -10,6 +10,7 @@ LightGBM's ``pred_contrib``, mapped by the model's own reason catalogue mapper).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -164,11 +165,14 @@ def decide_for_lender(
     request_id: str,
     vocab: CodeVocabulary | None = None,
     feature_struct: pa.StructArray | None = None,
+    seconds: dict[str, float] | None = None,
 ) -> pa.Table:
     """Decision rows (``decisions`` columns) for the batch rows ``rows`` (indices) eligible for this lender.
 
-    ``feature_struct`` is the batch's logged feature STRUCT (built once per batch, the same for every lender).
+    ``feature_struct`` is the batch's logged feature STRUCT (built once per batch, the same for every lender);
+    ``seconds`` (if given) accumulates the time of each step (score, reasons, rows) for the run's summary.
     """
+    clock = _Clock(seconds)
     vocab = vocab if vocab is not None else CodeVocabulary()
     f = {k: np.asarray(v)[rows] for k, v in features.items()}
     app_ids = batch["application_id"][rows]
@@ -186,8 +190,10 @@ def decide_for_lender(
 
     model_ms, timed_out = lender_timing(keys, scorer.index)
     owed = np.flatnonzero((rank != APPROVE) & ~timed_out)
+    clock.lap("score+policy")
     if len(owed):
         ids[owed] = reason_ids(scorer, res, X, owed, vocab)
+    clock.lap("reasons")
 
     fb = np.flatnonzero(timed_out)
     model_id = np.full(n, scorer.model.model_id, dtype=object)
@@ -210,7 +216,7 @@ def decide_for_lender(
         feature_struct = features_struct(features)
     lender = scorer.lender_id
     app = pa.array(app_ids, type=pa.string())
-    return pa.table({
+    table = pa.table({
         "decision_id": pc.binary_join_element_wise("D-", app, f"-{lender}", ""),
         "application_id": app,
         "partner_id": pa.array(batch["partner_id"][rows], type=pa.string()),
@@ -232,6 +238,22 @@ def decide_for_lender(
         "latency_ms": np.round(latency_ms, 3),
         "features": feature_struct.take(pa.array(rows)),
     })
+    clock.lap("rows")
+    return table
+
+
+class _Clock:
+    """Accumulates wall time per step into ``seconds`` (a no-op without it)."""
+
+    def __init__(self, seconds: dict[str, float] | None) -> None:
+        self.seconds = seconds
+        self.t = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        if self.seconds is not None:
+            now = time.perf_counter()
+            self.seconds[step] = self.seconds.get(step, 0.0) + now - self.t
+            self.t = now
 
 
 _DECISIONS = pa.array(["approve", "refer", "decline"], type=pa.string())

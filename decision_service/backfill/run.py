@@ -83,6 +83,8 @@ class BackfillSummary:
     repayments: int = 0
     deployments: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)
+    """Time inside the ``decide`` phase by step (features, score+policy, reasons, rows, insert)."""
     approve_rate_by_period: dict[str, float] = field(default_factory=dict)
 
     def format(self) -> str:
@@ -93,6 +95,11 @@ class BackfillSummary:
                   f"  repayments {self.repayments:>8,}", f"  deployments {self.deployments:>7,}"]
         lines += [f"  approve share {k}: {v:.1%}" for k, v in self.approve_rate_by_period.items()]
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.seconds.items()))
+        if self.steps:
+            lines.append("  decide steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.steps.items()))
+        if self.seconds.get("decide"):
+            lines.append(f"  throughput: {total / self.seconds['decide']:,.0f} decisions/s, "
+                         f"{self.applications / self.seconds['decide']:,.0f} applications/s (decide phase)")
         return "\n".join(lines)
 
 
@@ -209,7 +216,7 @@ def run_backfill(
     registry: ModelRegistry | None = None,
     policy_dir: Path | str | None = None,
     days: int | None = None,
-    batch_size: int = 50_000,
+    batch_size: int = 200_000,
     progress: bool = True,
     publish: bool = True,
     replica_path: Path | str | None = None,
@@ -279,6 +286,7 @@ def run_backfill(
 def _decide_batch(con: duckdb.DuckDBPyConnection, batch: dict[str, np.ndarray], scorers: list[LenderScorer],
                   eligible: dict[str, np.ndarray], request_id: str, summary: BackfillSummary,
                   vocab: CodeVocabulary) -> None:
+    t0 = time.perf_counter()
     history = history_from_warehouse(con, batch["applicant_id"], batch["received_at"])
     features = build_features(batch, batch, history)
     struct = features_struct(features)
@@ -286,19 +294,23 @@ def _decide_batch(con: duckdb.DuckDBPyConnection, batch: dict[str, np.ndarray], 
     timing = request_timing(batch["keys"])
     batch.update(timing)
     summary.applications += len(batch["application_id"])
+    steps = summary.steps
+    steps["features"] = steps.get("features", 0.0) + time.perf_counter() - t0
     tables = []
     for scorer in scorers:
         rows = np.flatnonzero(np.isin(batch["partner_id"], eligible.get(scorer.lender_id, np.array([], dtype=object))))
         if not len(rows):
             continue
-        table = decide_for_lender(scorer, batch, features, rows, request_id, vocab, struct)
+        table = decide_for_lender(scorer, batch, features, rows, request_id, vocab, struct, steps)
         tables.append(table)
         counts = table.group_by("decision").aggregate([("decision", "count")]).to_pydict()
         for k, v in zip(counts["decision"], counts["decision_count"], strict=True):
             summary.decisions[k] = summary.decisions.get(k, 0) + v
         summary.fallbacks += int(np.sum(table.column("fallback_used").to_numpy()))
     if tables:
+        t1 = time.perf_counter()
         _insert(con, "decisions", pa.concat_tables(tables))
+        steps["insert"] = steps.get("insert", 0.0) + time.perf_counter() - t1
 
 
 def _story(con: duckdb.DuckDBPyConnection, world: WorldInfo, request_id: str, summary: BackfillSummary) -> None:

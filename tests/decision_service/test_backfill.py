@@ -285,3 +285,65 @@ def test_batch_treeshap_equals_lightgbm_pred_contrib(trained_registry: Path, sma
         big = np.concatenate([X] * (PER_TREE_MIN_ROWS // len(X) + 1))  # the backfill-sized strategy
         np.testing.assert_allclose(explainer.contributions(big)[: len(X)], expected, atol=1e-9)
         assert model.reason_codes(X) == model.mapper.map(expected, X, 4)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_reason_merge_equals_the_per_row_merge(seed: int) -> None:
+    """merge_reason_ids (what the backfill runs) gives merge_reasons' lists: rules first, no duplicates, at most 4."""
+    from decision_service.backfill.decide import CodeVocabulary, merge_reason_ids, merge_reasons
+
+    rng = np.random.default_rng(seed)
+    n, vocab = 2000, CodeVocabulary()
+    codes = vocab.ids([f"C{i}" for i in range(8)])
+    first = np.where(rng.random((n, 6)) < 0.3, rng.choice(codes, (n, 6)), -1)
+    then = np.where(rng.random((n, 4)) < 0.7, rng.choice(codes, (n, 4)), -1)
+    merged = vocab.arrow_lists(merge_reason_ids(first, then)).to_pylist()
+    names = np.array([f"C{i}" for i in range(8)])
+    for i in range(n):
+        expected = merge_reasons(list(names[first[i][first[i] >= 0]]), list(names[then[i][then[i] >= 0]]))
+        assert merged[i] == expected
+
+
+def test_batch_decisions_equal_the_per_row_real_time_path(small_world, trained_registry: Path) -> None:
+    """A sample decided in one batch equals the same rows decided one at a time through the real-time pieces
+    (policy, ``LoadedModel.reason_codes``, ``merge_reasons``, the fallback): same decision, score, offer, reasons."""
+    from decision_service.backfill.decide import LenderScorer, decide_for_lender, merge_reasons
+    from decision_service.backfill.simulate import keys_for, lender_timing, request_timing
+    from decision_service.fallback import fallback_decide
+    from decision_service.features import to_matrix
+    from decision_service.policy import APPROVE, load_policy
+
+    with duckdb.connect(str(small_world.replica), read_only=True) as c:
+        cols = load_inputs(c, "SELECT * FROM applications WHERE hash(application_id) % 7 = 0")
+        feats = features_for_rows(c, cols)
+    batch = {k: np.asarray(v) for k, v in cols.items()}
+    batch["keys"] = keys_for(batch["application_id"])
+    batch.update(request_timing(batch["keys"]))
+    registry = ModelRegistry(trained_registry)
+    rows = np.arange(len(batch["application_id"]))
+    for index, lender in enumerate(("L01", "L05")):
+        model = registry.champion(lender)
+        scorer = LenderScorer.build(lender, index, model, load_policy(lender))
+        table = decide_for_lender(scorer, batch, feats, rows, "test").to_pydict()
+        _, timed_out = lender_timing(batch["keys"], index)
+        checked = 0
+        for i in range(0, len(rows), 3):
+            f = {k: np.asarray(v)[i: i + 1] for k, v in feats.items()}
+            if timed_out[i]:
+                pd_, res = fallback_decide(f, scorer.policy)
+                reasons = res.rule_reasons[0][:4] if res.rank[0] != APPROVE else []
+            else:
+                X = to_matrix(f, model.feature_names)
+                pd_ = model.predict_pd(X)
+                res = scorer.policy.decide(pd_, f, model.thresholds)
+                reasons = []
+                if res.rank[0] != APPROVE:
+                    rule = res.rule_reasons[0]
+                    reasons = merge_reasons(rule, model.reason_codes(X)[0] if len(rule) < 4 else [])
+            assert table["decision"][i] == res.decision[0]
+            assert table["score"][i] == pytest.approx(float(pd_[0]), abs=1e-12)
+            assert table["reason_codes"][i] == reasons, (lender, i)
+            offered = table["offered_amount"][i]
+            assert (offered is None and np.isnan(res.offered_amount[0])) or offered == res.offered_amount[0]
+            checked += 1
+        assert checked > 300

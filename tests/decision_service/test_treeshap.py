@@ -49,3 +49,21 @@ def test_categorical_splits_are_refused() -> None:
     booster = lgb.train({"objective": "binary", "verbose": -1, "min_data_per_group": 5}, ds, num_boost_round=5)
     with pytest.raises(UnsupportedModelError, match="categorical"):
         TreeShap(booster)
+
+
+@pytest.mark.parametrize("zero_as_missing", [False, True])
+@pytest.mark.parametrize("rows", [1, 7, 5000])
+def test_compiled_batch_kernel_is_bit_equal_to_the_per_tree_strategy(zero_as_missing: bool, rows: int) -> None:
+    """The backfill's compiled kernel sums in the per-tree strategy's order, so its values are the same bits (reason
+    codes cannot differ even at a rounding boundary), and LightGBM's to float noise."""
+    from decision_service.treeshap import _PerTree
+
+    booster, X = _booster(zero_as_missing)
+    x = np.concatenate([X] * 2)[:rows]  # 5000 rows: two parallel blocks, repeated split patterns
+    shap = TreeShap(booster)
+    got = shap.batch_contributions(x)
+    assert np.array_equal(got, _PerTree(booster.dump_model()).contributions(x))
+    np.testing.assert_allclose(got, booster.predict(x, pred_contrib=True)[:, :-1], atol=1e-12)
+    assert shap.batch_contributions(X[:0]).shape == (0, 6)
+    with pytest.raises(ValueError, match="6 features"):
+        shap.batch_contributions(X[:, :5])
