@@ -13,6 +13,7 @@ for rates under 200/s, where the lease is a single token).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -87,25 +88,46 @@ class RateLimiter:
         self.lease = max(1, min(16, int(rate * 0.01), burst))
         self.local = InProcessTokenBucket(rate, burst)
         self._leases: dict[str, tuple[int, float]] = {}  # partner -> (tokens left, expiry on the monotonic clock)
+        self._refills: dict[str, asyncio.Future[float | None]] = {}
         self._script = guard.client.register_script(TOKEN_BUCKET_LUA) if guard.client is not None else None
+
+    async def _refill(self, partner_id: str) -> float | None:
+        """Take up to ``lease`` tokens from the shared bucket: 0 when some were leased, the seconds to wait when the
+        bucket is empty, None when Redis failed (the caller then uses the in-process bucket)."""
+        try:
+            allowed, retry_s = await self._script(  # type: ignore[misc]
+                keys=[f"ratelimit:{partner_id}"], args=[self.rate, self.burst, self.lease])
+        except REDIS_ERRORS as exc:
+            self.guard.mark_down("rate_limit", exc)
+            return None
+        got = int(allowed)
+        if got:
+            self._leases[partner_id] = (got, time.monotonic() + LEASE_TTL_S)
+            return 0.0
+        return float(retry_s)
+
+    async def _check_shared(self, partner_id: str) -> float | None:
+        """Spend a leased token, refilling the lease when it is empty or expired. One refill per partner at a time:
+        requests arriving meanwhile wait for it instead of each calling Redis (a herd of calls, and of pool
+        connections, every time a busy lease ran out)."""
+        while True:
+            left, expires = self._leases.get(partner_id, (0, 0.0))
+            if left > 0 and time.monotonic() < expires:
+                self._leases[partner_id] = (left - 1, expires)
+                return 0.0
+            task = self._refills.get(partner_id)
+            if task is None or task.done():
+                task = self._refills[partner_id] = asyncio.ensure_future(self._refill(partner_id))
+            result = await asyncio.shield(task)
+            if self._refills.get(partner_id) is task:
+                del self._refills[partner_id]
+            if result is None or result > 0:
+                return result
 
     async def check(self, partner_id: str) -> None:
         retry: float | None = None
         if self._script is not None and self.guard.available:
-            left, expires = self._leases.get(partner_id, (0, 0.0))
-            now = time.monotonic()
-            if left > 0 and now < expires:
-                self._leases[partner_id] = (left - 1, expires)
-                return
-            try:
-                allowed, retry_s = await self._script(keys=[f"ratelimit:{partner_id}"],
-                                                      args=[self.rate, self.burst, self.lease])
-                got = int(allowed)
-                retry = 0.0 if got else float(retry_s)
-                if got > 1:
-                    self._leases[partner_id] = (got - 1, now + LEASE_TTL_S)
-            except REDIS_ERRORS as exc:
-                self.guard.mark_down("rate_limit", exc)
+            retry = await self._check_shared(partner_id)
         if retry is None:
             retry = self.local.take(partner_id)
         if retry > 0:
