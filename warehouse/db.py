@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.migrations import migrate
-from warehouse.rollups import build_rollups
+from warehouse.rollups import build_rollups, materialize_views
 from warehouse.settings import get_settings
 
 
@@ -88,6 +88,7 @@ def publish_replica(con: duckdb.DuckDBPyConnection, replica_path: Path | str | N
         db_name = con.execute("SELECT current_database()").fetchone()[0]
         con.execute(f'COPY FROM DATABASE "{db_name}" TO __snapshot')
         build_rollups(con, "__snapshot")  # pre-aggregates of the snapshot's own facts (see warehouse/rollups.py)
+        materialize_views(con, "__snapshot")
     finally:
         con.execute("DETACH __snapshot")
     os.replace(tmp, replica)

@@ -105,6 +105,34 @@ def build_rollups(con: duckdb.DuckDBPyConnection, database: str | None = None) -
     return rows
 
 
+@lru_cache
+def materialized_views(path: Path = SCHEMA_FILE) -> dict[str, str]:
+    """Views of the contract marked ``materialize: true``: view name -> its SELECT."""
+    raw = yaml.safe_load(path.read_text()) or {}
+    return {name: str(body["sql"]) for name, body in (raw.get("views") or {}).items() if body.get("materialize")}
+
+
+def materialize_views(con: duckdb.DuckDBPyConnection, database: str) -> list[str]:
+    """Replace each ``materialize: true`` view of ``database`` by a table holding its rows (same columns and types).
+
+    Only for snapshots: a replica never changes after it is published, so the stored rows stay exactly the view's
+    rows, and readers no longer recompute an aggregate over every decision per query. The writer keeps the view.
+    """
+    done = []
+    for name, sql in materialized_views().items():
+        kind = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main' "
+            "AND table_name = ?", [database, name]).fetchone()
+        if kind is None or kind[0] != "VIEW":
+            continue
+        target = f'"{database}".main.{name}'
+        con.execute(f"CREATE TABLE \"{database}\".main.__materializing AS {_qualified(sql, database)}")
+        con.execute(f"DROP VIEW {target}")
+        con.execute(f'ALTER TABLE "{database}".main.__materializing RENAME TO {name}')
+        done.append(name)
+    return done
+
+
 def available_rollups(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """Rollups this database really holds: the table exists and is filled (or its fact table is empty too).
 
