@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from copilot import guard
@@ -293,7 +293,7 @@ class Copilot:
                                                                 f"neither the planner nor retrieval found"]}))
                 return False
         try:
-            with timer.stage("compile"):
+            with timer.stage("compile"), _facts_only(plan):
                 compiled = compile_derived(plan, sem)
         except PlanCompileError as err:
             answer.attempts.append(Attempt(backend=name, outcome="not_compilable", plan=plan, confidence=confidence,
@@ -436,6 +436,11 @@ class Copilot:
 
 
 _ROLLUPS: dict[int, tuple[SafeExecutor, frozenset[str]]] = {}
+
+
+def _facts_only(plan: SemanticPlan) -> AbstractContextManager[None]:
+    """Nested plans group the base table's rows per entity (applicant, application): rollups have no such rows."""
+    return rollups_enabled(()) if plan.nested is not None else nullcontext()
 
 
 def _rollups_of(executor: SafeExecutor) -> frozenset[str]:

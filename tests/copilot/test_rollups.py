@@ -164,3 +164,14 @@ def test_column_layer_plans_compile_unchanged(decided_world: Path) -> None:
             assert compile_plan(plan, sem).sql == facts.sql
         checked += 1
     assert checked > 10
+
+
+@pytest.mark.parametrize("question", ["average number of applications per applicant",
+                                      "how many applicants applied more than once",
+                                      "average decisions per application by partner"])
+def test_nested_plans_stay_on_the_facts(copilot_on_decided, question: str) -> None:  # type: ignore[no-untyped-def]
+    """Per-entity plans group fact rows by an entity key no rollup keeps: the pipeline compiles them on the facts."""
+    answer = copilot_on_decided.ask(question, "risk")
+    if answer.plan is not None and answer.plan.nested is not None:
+        assert not answer.cannot_answer, answer.reason
+        assert "_rollup" not in (answer.sql or "")
