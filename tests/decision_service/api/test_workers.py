@@ -8,6 +8,7 @@ the loader drains all of them; a SIGKILLed supervisor takes its workers with it 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import time
@@ -64,7 +65,7 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
     # a worker that has degraded to in-process state cannot see the other's claims (documented degradation).
     server = make_server(tmp_path / "api", model_dir, bureau.url, redis_url=redis_server.url, workers=2,
                          redis_timeout_s=1.0)
-    _start_workers(server)
+    scratch = [_start_workers(server)]
     try:
         # The same Idempotency-Key and body sent at once on separate connections (so, often, to both workers).
         async def duplicates() -> list[tuple[int, dict]]:
@@ -93,6 +94,8 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
         assert _refused(server.url), "a worker outlived its SIGKILLed supervisor"
     finally:
         server.stop()
+        if scratch[0] is not None:
+            shutil.rmtree(scratch.pop(), ignore_errors=True)
     writers = {seg.stem.rsplit("-", 1)[1] for seg in list_segments(server.outbox)}
     assert len(writers) == 2, f"expected one outbox segment per worker, got writers {writers}"
     accepted = [body for _, status, body, _ in results if status == 200]
@@ -109,7 +112,7 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
     logged_dups = [r for r in server.outbox_records() if (r.get("idempotency") or {}).get("key", "").startswith("dup-")]
     assert len(logged_dups) == len(by_key)  # each duplicated key was decided and logged once
     # A restarted pair of workers replays a key decided before the kill, from the outbox or Redis; nothing new.
-    metrics_dir = _start_workers(server)
+    scratch = [_start_workers(server)]
     try:
         i, _, first, _ = next(r for r in results if r[1] == 200)
         retry = httpx.post(f"{server.url}/v1/decisions", json=body_for(60_000 + i),
@@ -120,8 +123,6 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
         assert "http_requests_total" in metrics
     finally:
         server.stop()
-        if metrics_dir is not None:
-            import shutil
-
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+        if scratch[-1] is not None:
+            shutil.rmtree(scratch[-1], ignore_errors=True)
     assert len(_load_warehouse(server)) == len(rows)
