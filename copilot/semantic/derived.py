@@ -25,6 +25,8 @@ def compile_derived(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
         compiled = _nested(plan, sem)
     elif plan.ratio:
         compiled = _ratio(plan, sem)
+    elif plan.share and not plan.dimensions and plan.filters:
+        compiled = _filtered_share(plan, sem)
     else:
         try:
             compiled = compile_plan(plan.model_copy(update={"change": None}), sem)
@@ -94,23 +96,43 @@ def _ratio(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     a_name, b_name = plan.metrics
     a = compile_plan(_inner(plan, metrics=[a_name]), sem)
     b = compile_plan(_inner(plan, metrics=[b_name]), sem)
-    keys = _keys(plan)
     name = f"{a_name}_per_{b_name}"
-    value = exp.Div(this=exp.cast(exp.column(a_name, table="a"), exp.DataType.build("DOUBLE")),
-                    expression=exp.Nullif(this=exp.column(b_name, table="b"), expression=exp.Literal.number(0)))
-    if keys:
-        query = exp.select(*(exp.column(k, table="a") for k in keys), exp.alias_(value, name))
-        query = query.from_(_select(a.sql).subquery("a"))
-        on = exp.and_(*(exp.EQ(this=exp.column(k, table="a"), expression=exp.column(k, table="b")) for k in keys))
-        query = _finish(query.join(_select(b.sql).subquery("b"), on=on, join_type="inner"), plan, keys, name)
-    else:  # two scalar subqueries: one row each, nothing to join (a cross join is refused by the guardrails)
-        value = exp.Div(this=exp.cast(exp.Subquery(this=_select(a.sql)), exp.DataType.build("DOUBLE")),
-                        expression=exp.Nullif(this=exp.Subquery(this=_select(b.sql)), expression=exp.Literal.number(0)))
-        query = exp.select(exp.alias_(value, name))
+    query = _divide(plan, a.sql, b.sql, a_name, b_name, name)
     labels = [sem.metrics[m].label.lower() for m in plan.metrics]
     text = a.explanation.split(";")[0].replace(sem.metrics[a_name].label, f"{labels[0]} per {labels[1]}", 1)
     return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), a.base_table, a.time_column,
                         f"{text}; computed from {a.base_table} and {b.base_table}.")
+
+
+def _filtered_share(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
+    """"what % of applications came from aggregators": the filtered count over the unfiltered one (same window)."""
+    metric = plan.metrics[0]
+    part = compile_plan(_inner(plan, metrics=[metric], share=False), sem)
+    whole = compile_plan(_inner(plan, metrics=[metric], share=False, filters=[]), sem)
+    query = _divide(plan, part.sql, whole.sql, metric, metric, f"share_of_{metric}")
+    text = part.explanation.split(";")[0].replace(sem.metrics[metric].label,
+                                                  f"share of {sem.metrics[metric].label.lower()}", 1)
+    return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), part.base_table, part.time_column,
+                        f"{text} (out of all of them); computed from {part.base_table}.")
+
+
+def _divide(plan: SemanticPlan, a_sql: str, b_sql: str, a_name: str, b_name: str, name: str) -> exp.Select:
+    """``a / b`` of two compiled single-metric queries, joined on the plan's keys (or two scalar subqueries)."""
+    keys = _keys(plan)
+    if keys:
+        # the denominator's groups lead and the numerator is left-joined: a group with no numerator rows (no loans
+        # yet) is a zero, not a missing group
+        numerator = exp.Coalesce(this=exp.column(a_name, table="a"), expressions=[exp.Literal.number(0)])
+        value = exp.Div(this=exp.cast(numerator, exp.DataType.build("DOUBLE")),
+                        expression=exp.Nullif(this=exp.column(b_name, table="b"), expression=exp.Literal.number(0)))
+        query = exp.select(*(exp.column(k, table="b") for k in keys), exp.alias_(value, name))
+        query = query.from_(_select(b_sql).subquery("b"))
+        on = exp.and_(*(exp.EQ(this=exp.column(k, table="a"), expression=exp.column(k, table="b")) for k in keys))
+        return _finish(query.join(_select(a_sql).subquery("a"), on=on, join_type="left"), plan, keys, name)
+    # two scalar subqueries: one row each, nothing to join (a cross join is refused by the guardrails)
+    value = exp.Div(this=exp.cast(exp.Subquery(this=_select(a_sql)), exp.DataType.build("DOUBLE")),
+                    expression=exp.Nullif(this=exp.Subquery(this=_select(b_sql)), expression=exp.Literal.number(0)))
+    return exp.select(exp.alias_(value, name))
 
 
 def _entity_key(base: str, entity: str, sem: TeamSemantics) -> tuple[exp.Expression, list[tuple[str, exp.Expression]]]:

@@ -54,12 +54,13 @@ _AGG_WORDS = {"average": "avg", "avg": "avg", "mean": "avg", "typical": "avg", "
               "p90": "p90", "p95": "p95", "p99": "p99", "90th percentile": "p90", "95th percentile": "p95",
               "99th percentile": "p99"}
 _AGG_RE = re.compile(r"\b(?P<w>" + "|".join(sorted(_AGG_WORDS, key=len, reverse=True)) + r")\b")
-_COUNT_RE = re.compile(r"\b(?:how\s+many|number\s+of|no\s+of|count\s+of|count|total|volume\s+of)"
+_COUNT_RE = re.compile(r"(?:\b(?:how\s+many|number\s+of|no\s+of|count\s+of|count|total|volume\s+of|"
+                       r"(?:share|percent|percentage|proportion|fraction)\s+of)|%\s+of)"
                        r"(?:\s+(?:distinct|unique|different|individual))?\b")
 _EXCLUDE_RE = re.compile(r"\b(?:excluding|exclude|except(?:\s+for)?|other\s+than|apart\s+from|not\s+counting|"
                          r"leaving\s+out|ignoring|besides|but\s+not|not)\s+(?:the\s+)?$")
-_SHARE_RE = re.compile(r"\b(?:share|proportion|percentage|percent|%|fraction|contribution|contributes?|"
-                       r"mix)\b(?:\s+of)?")
+_SHARE_RE = re.compile(r"(?:\b(?:share|proportion|percentage|percent|fraction|contribution|contributes?|"
+                       r"mix)\b|%)(?:\s+of)?")
 _ALL_RE = re.compile(r"\b(?:across|for|over|of)\s+all(?:\s+the)?\s+$|\ball\s+$")
 _LIST_RE = re.compile(r"^(?:please\s+)?(?:list|show|display|give\s+me|get|which|what)\b(?:\s+(?:me|us))?"
                       r"(?:\s+(?:all|every|the|our))*\b")
@@ -160,8 +161,8 @@ def _by_unit(unit: str | None, refs: tuple[ColumnRef, ...], prefer: tuple[str, .
     unit = (unit or "").lower()
     if unit.startswith(("s", "ms", "milli", "min")) and unit not in ("",):
         pool = [r for r in refs if r.sql.endswith("_ms") and not r.struct_field]
-    elif unit in _SCALES or unit in ("l",):
-        pool = [r for r in refs if "amount" in r.sql and not r.struct_field]
+    elif unit in _SCALES or unit in ("l",):  # money: amounts, principal, income, EMIs
+        pool = [r for r in refs if re.search(r"amount|principal|income|emi", r.sql) and not r.struct_field]
     else:
         return None
     pool.sort(key=lambda r: (r.table not in prefer, prefer.index(r.table) if r.table in prefer else 0))
@@ -222,9 +223,11 @@ def across_all(text: str, start: int) -> bool:
     return bool(_ALL_RE.search(text[:start]))
 
 
-def wants_share(text: str) -> bool:
-    """"what share of X comes from each Y", "percentage of approvals by lender": each group's share of the total."""
-    return bool(_SHARE_RE.search(text))
+def wants_share(text: str) -> Span | None:
+    """"what share of X comes from each Y", "percentage of approvals by lender": each group's share of the total
+    (the span of the share word, or None)."""
+    m = _SHARE_RE.search(text)
+    return m.span() if m else None
 
 
 def listing_table(text: str, layer: ColumnLayer, visible: set[str]) -> tuple[str, str | None, list[Span]] | None:

@@ -233,10 +233,13 @@ def plan_question(
     hidden_col = _hidden_column(text, sem, [*taken, *((m.start, m.end) for m in first_look)])
     if hidden_col:
         return PlannerResult(None, 0.0, [f"{hidden_col!r} is not in team {sem.team!r}'s data"], [], refusal="final")
-    thresholds = phrasing.read_thresholds(text, layer, taken, prefer)
+    thresholds = phrasing.read_thresholds(text, layer, taken + metric_spans, prefer)  # "default rate": no apr
     taken.extend(thresholds.spans)
     flags = phrasing.read_flags(text, layer, taken + metric_spans)  # "rule based fallback" before "fallback"
     taken.extend(flags.spans)
+    rest = _REST_RE.search(text)  # "thin file applicants vs the rest": group by the flag, "others" is no value
+    if rest and flags.filters:
+        taken.append(rest.span())
     matches = _find(text, taken, phrases)
     tops = list(_TOP_RE.finditer(text))
     top = tops[0] if tops else None
@@ -267,7 +270,8 @@ def plan_question(
             metrics, metric_quality = [derived[0]], 1.0
             taken.extend(derived[1])
             notes.append(f"computed {sem.metrics[derived[0]].label!r} from the column, not a named metric")
-    if not metrics and previous is None and not _GROUPING_RE.search(text):  # "by partner" asks for an aggregate
+    if (not metrics and previous is None and not _GROUPING_RE.search(text)  # "by partner" asks for an aggregate
+            and not phrasing.wants_share(text)):  # "what percent of loans defaulted" too
         listing = phrasing.listing_table(text, layer, set(sem.catalog.tables))
         if listing:
             taken.extend(listing[2])
@@ -321,6 +325,11 @@ def plan_question(
         if m.kind == "dimension" and m.name in dims and metrics and _COUNTED_RE.search(text[: m.start]):
             dims.remove(m.name)
             notes.append(f"{text[m.start:m.end]!r} is what is counted, not a breakdown")
+    if rest and flags.filters:
+        flag = flags.filters[0]
+        filters.remove(flag)
+        dims.append(flag.dimension)
+        notes.append(f"compared {flag.dimension.split('__')[-1].replace('_', ' ')} against the rest")
     for d, v in values.items():  # "app vs web": comparing values means grouping by their dimension
         if len(v) > 1 and d not in dims:
             dims.append(d)
@@ -339,8 +348,11 @@ def plan_question(
         if not dims:
             notes.append("a ranking without a dimension to rank: ignored the ranking")
             order, limit = None, None
-    share = bool(metrics) and phrasing.wants_share(text) and bool(dims) and all(
+    share_span = phrasing.wants_share(text)
+    share = bool(metrics) and bool(share_span) and bool(dims or filters) and all(
         sem.metrics[n].format in ("count", "currency_inr") for n in metrics[:1])
+    if share and share_span:
+        taken.append(share_span)
 
     unmatched = [
         m.group()
@@ -352,6 +364,12 @@ def plan_question(
     known = _known_words(sem)
     # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
     names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
+    for w in [w for w in unmatched if w in names]:  # "QuickRupee" for "QuickRupee Instant Loans"
+        hit = _partial_value(w, sem)
+        if hit and not any(f.dimension == hit[0] for f in filters):
+            filters.append(PlanFilter(dimension=hit[0], values=[hit[1]]))
+            unmatched.remove(w)
+            notes.append(f"read {w!r} as {hit[1]!r}")
     unknown = vocabulary.unknown_terms(unmatched, sem, ignore=_FILLER)
     penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names
                   else 0.02 if w in _FILLER else UNKNOWN_TERM_COST if w in unknown
@@ -449,6 +467,8 @@ def _unknown_note(unknown: list[str], sem: TeamSemantics) -> str:
     return f"{terms}: not in team {sem.team!r}'s data (no metric, column, table or value by that name)"
 
 
+_REST_RE = re.compile(r"\b(?:vs\.?|versus|compared\s+(?:to|with)|against|and)\s+(?:the\s+|all\s+)?(?:others?|rest|"
+                      r"everyone\s+else|everybody\s+else|remaining|non\s+[a-z]+(?:\s+[a-z]+)?)\b")
 _COUNTED_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\s+(?:distinct\s+|unique\s+|different\s+)?$")
 _GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
@@ -483,6 +503,15 @@ def _metric_finder(sem: TeamSemantics) -> shapes.MetricFinder:
         table = {p: name for p, kind, name, _ in reversed(_phrase_table(sem)) if kind == "metric"}
         sem.__dict__["_planner_metric_phrases"] = table
     return lambda phrase: table.get(_normalise(phrase))
+
+
+def _partial_value(word: str, sem: TeamSemantics) -> tuple[str, str] | None:
+    """The one sample value (dimension, value) having ``word`` as a whole word, or None when none or several do."""
+    if len(word) < 4:
+        return None
+    hits = {(name, v) for name, values in sem.samples.items() for v in values
+            if word in re.findall(r"[a-z0-9]+", v.lower())}
+    return hits.pop() if len(hits) == 1 else None
 
 
 def _dimension_words(sem: TeamSemantics) -> dict[str, str]:

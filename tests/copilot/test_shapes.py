@@ -45,6 +45,15 @@ TODAY = dt.date(2024, 11, 20)
                                                           "change": "pct"}),
         ("growth", "how many lenders does each partner have",
          {"metrics": ["rows__lenders"], "dimensions": ["partner"]}),
+        ("risk", "what % of applications came from aggregators",
+         {"metrics": ["application_count"], "share": True,
+          "filters": [{"dimension": "channel_type", "op": "in", "values": ["aggregator"]}]}),
+        ("risk", "what percent of loans defaulted", {"metrics": ["rows__loans"], "share": True}),
+        ("risk", "approval rate when the fallback was used vs the rest, by partner",
+         {"metrics": ["approval_rate"], "dimensions": ["partner", "col__decisions__fallback_used"], "filters": []}),
+        ("risk", "default rate for loans above 2 lakh",
+         {"metrics": ["default_rate"], "filters": [{"dimension": "col__loans__principal", "op": ">",
+                                                    "values": [200000.0]}]}),
     ],
 )
 def test_shape_readings(team: str, question: str, expected: dict) -> None:
@@ -90,6 +99,10 @@ REFERENCES = [
     ("risk", SemanticPlan(metrics=["application_count"], grain="week", change="diff"),
      "SELECT wk, n, n - lag(n) OVER (ORDER BY wk) FROM (SELECT date_trunc('week', received_at)::DATE AS wk, "
      "count(*) AS n FROM applications GROUP BY wk)"),
+    ("risk", SemanticPlan(metrics=["application_count"], share=True,
+                          filters=[{"dimension": "channel_type", "values": ["aggregator"]}]),
+     "SELECT avg(CASE WHEN p.channel_type = 'aggregator' THEN 1.0 ELSE 0 END) FROM applications a "
+     "JOIN partners p USING (partner_id)"),
     ("growth", SemanticPlan(metrics=["rows__lenders"], dimensions=["partner"]),
      "SELECT p.name, count(*) FROM partner_lenders pl JOIN partners p USING (partner_id) GROUP BY p.name"),
 ]
