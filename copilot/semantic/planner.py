@@ -15,11 +15,16 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from copilot.models import PlanFilter, SemanticPlan
-from copilot.semantic import phrasing, shapes, vocabulary
+from copilot.semantic import phrasing, scope, shapes, vocabulary
 from copilot.semantic.dates import read_dates
+from copilot.semantic.matching import dimension_words as _dimension_words
+from copilot.semantic.matching import find as _find
+from copilot.semantic.matching import fuzzy_metric as _fuzzy_metric
+from copilot.semantic.matching import metric_finder as _metric_finder
+from copilot.semantic.matching import normalise as _normalise
+from copilot.semantic.matching import partial_value as _partial_value
+from copilot.semantic.matching import phrase_table as _phrase_table
 from copilot.semantic.view import TeamSemantics
-from schema_catalog.semantic import load_semantic
-from warehouse.schema import load_schema
 
 STOPWORDS = frozenset(
     [
@@ -42,16 +47,6 @@ _DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum
 _BY_RE = re.compile(r"\b(?:by|per|each|every|across|split by|broken down by|for each|wise|group(?:ed)? by)\s+$")
 
 
-@dataclass(frozen=True)
-class _Match:
-    start: int
-    end: int
-    kind: str  # metric | dimension | value
-    name: str
-    value: str = ""
-    exact: bool = True
-
-
 @dataclass
 class PlannerResult:
     """The plan (or None), how sure the planner is, and why: shown to the analyst and kept in the trace."""
@@ -66,128 +61,6 @@ class PlannerResult:
     model choosing among catalog names can only guess, a SQL-writing LLM may still find it or decline)."""
 
 
-def _phrases(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
-    """(phrase, kind, name, value) for every metric, dimension and sample value, longest phrase first."""
-    out: list[tuple[str, str, str, str]] = []
-    for name, metric in sem.named_metrics.items():
-        for p in {*metric.synonyms, metric.label, name.replace("_", " ")}:
-            out.append((_normalise(p), "metric", name, ""))
-    for name, dim in sem.named_dimensions.items():
-        if dim.kind == "time":
-            continue  # grains come from the date grammar
-        for p in {*dim.synonyms, dim.label, name.replace("_", " ")}:
-            out.append((_normalise(p), "dimension", name, ""))
-    for name, values in sem.samples.items():
-        for v in values:
-            text = v.lower().replace("_", " ")
-            if len(text) >= 2:
-                out.append((text, "value", name, v))
-                if v.lower() != text:
-                    out.append((v.lower(), "value", name, v))
-    kind_rank = {"metric": 0, "value": 1, "dimension": 2}
-    # derived column dimensions (col__...) lose ties to the reviewed ones
-    return sorted(set(out), key=lambda p: (-len(p[0]), kind_rank[p[1]], p[2].startswith("col__"), p[2]))
-
-
-def _phrase_table(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
-    """The phrase table of one semantics object, built once and kept on that object.
-
-    Keyed by the object, not the team name: two catalogs may share a team name (every external benchmark database
-    is team "external"), and a table built for one must never serve the other.
-    """
-    cached = sem.__dict__.get("_planner_phrases")
-    if cached is None:
-        cached = sem.__dict__["_planner_phrases"] = _phrases(sem)
-    return cached
-
-
-def _normalise(question: str) -> str:
-    text = question.lower().replace("’", "'").replace("₹", " rs ")
-    text = re.sub(r"[^\w\s%+\-.'<>=]", " ", text)
-    text = re.sub(r"(?<!\d)\.(?!\d)", " ", text)
-    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "self-employed", "loan-to-income", "thin-file"
-    text = re.sub(r"\b(?:avg|mean)\b", "average", text)
-    text = re.sub(r"\bno\s+of\b|\bnum\s+of\b|\bnos\s+of\b", "number of", text)
-    text = re.sub(r"\bamt\b", "amount", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _find(text: str, taken: list[tuple[int, int]], phrases: list[tuple[str, str, str, str]]) -> list[_Match]:
-    found: list[_Match] = []
-    for phrase, kind, name, value in phrases:
-        # plural and past forms: "declines", "approved", "referred"
-        pattern = (rf"(?<![\w]){re.escape(phrase[:-1])}(?:y|ies)(?![\w])" if phrase.endswith("y") and len(phrase) > 3
-                   else rf"(?<![\w]){re.escape(phrase)}(?:e?s|e?d|red)?(?![\w])")
-        for m in re.finditer(pattern, text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
-                continue
-            taken.append((m.start(), m.end()))
-            found.append(_Match(m.start(), m.end(), kind, name, value))
-    return found
-
-
-def _fuzzy_metric(words: list[str], sem: TeamSemantics) -> tuple[str, float] | None:
-    """Closest metric synonym to any 1-3 word n-gram (typos: "aproval rate"); rapidfuzz ratio >= 85 or nothing."""
-    grams = [" ".join(words[i : i + n]) for n in (3, 2, 1) for i in range(len(words) - n + 1)]
-    grams = [g for g in grams if len(g) >= 6]
-    choices = _SYNONYM_CACHE.get(sem.team)
-    if choices is None:
-        choices = [(_normalise(syn), name) for name, m in sem.named_metrics.items() for syn in (*m.synonyms, m.label)]
-        _SYNONYM_CACHE[sem.team] = choices
-    if not grams or not choices:
-        return None
-    scores = process.cdist(grams, [c[0] for c in choices], scorer=fuzz.ratio, score_cutoff=85)
-    best = scores.max()
-    if best < 85:
-        return None
-    _, j = divmod(int(scores.argmax()), scores.shape[1])
-    return choices[j][1], float(best) / 100
-
-
-_SYNONYM_CACHE: dict[str, list[tuple[str, str]]] = {}
-_HIDDEN_CACHE: dict[str, frozenset[str]] = {}
-
-
-def _outside_scope(words: list[str], sem: TeamSemantics) -> list[str]:
-    """Unmatched words that name a metric or dimension of the *full* semantic layer the team cannot use."""
-    hidden = _HIDDEN_CACHE.get(sem.team)
-    if hidden is None:
-        layer, found = load_semantic(), set()
-        for name, metric in layer.metrics.items():
-            if name not in sem.metrics:
-                found.update(p.lower() for p in (*metric.synonyms, metric.label) if " " not in p)
-        for name, dim in layer.dimensions.items():
-            if name not in sem.dimensions:
-                found.update(p.lower() for p in (*dim.synonyms, dim.label) if " " not in p)
-        hidden = _HIDDEN_CACHE.setdefault(sem.team, frozenset(found))
-    return [w for w in words if w in hidden or w.rstrip("s") in hidden]
-
-
-def _known_words(sem: TeamSemantics) -> frozenset[str]:
-    """Words naming the team's tables and columns: harmless when unplaced ("of applicants")."""
-    known = _KNOWN_CACHE.get(sem.team)
-    if known is None:
-        words: set[str] = set()
-        for t in sem.catalog.tables.values():
-            for phrase in (t.name, *t.synonyms, *(c.name for c in t.columns.values())):
-                words.update(re.findall(r"[a-z]+", phrase.lower()))
-            for c in t.columns.values():
-                for phrase in c.synonyms:
-                    words.update(re.findall(r"[a-z]+", phrase.lower()))
-        known = _KNOWN_CACHE.setdefault(sem.team, frozenset(words - STOPWORDS))
-    return known
-
-
-def _hidden_metric_phrases(sem: TeamSemantics) -> list[str]:
-    """Synonyms of metrics the full semantic layer has and this team cannot use (longest first)."""
-    layer = load_semantic()
-    return sorted({p.lower() for n, m in layer.metrics.items() if n not in sem.metrics for p in (*m.synonyms, m.label)},
-                  key=len, reverse=True)
-
-
-_KNOWN_CACHE: dict[str, frozenset[str]] = {}
-
-
 def plan_question(
     question: str,
     sem: TeamSemantics,
@@ -196,7 +69,10 @@ def plan_question(
     previous: SemanticPlan | None = None,
     retrieved_metrics: list[tuple[str, float]] | None = None,
 ) -> PlannerResult:
-    """Plan ``question`` for the team; ``previous`` makes it a follow-up that refines the last plan."""
+    """Plan ``question`` for the team; ``previous`` makes it a follow-up that refines the last plan.
+
+    Matching lives in :mod:`copilot.semantic.matching`, scope checks in :mod:`copilot.semantic.scope`, derived
+    shapes (per-entity, ratio, change) in :mod:`copilot.semantic.shapes`; this function decides between them."""
     text = _normalise(question)
     notes: list[str] = []
     injected = vocabulary.injection(text)
@@ -230,7 +106,7 @@ def plan_question(
     first_look = _find(text, list(taken), phrases)
     prefer = tuple(d.table for m in first_look if m.kind == "metric" for d in sem.metrics[m.name].definitions)
     metric_spans = [(m.start, m.end) for m in first_look if m.kind == "metric"]
-    hidden_col = _hidden_column(text, sem, [*taken, *((m.start, m.end) for m in first_look)])
+    hidden_col = scope.hidden_column(text, sem, [*taken, *((m.start, m.end) for m in first_look)])
     if hidden_col:
         return PlannerResult(None, 0.0, [f"{hidden_col!r} is not in team {sem.team!r}'s data"], [], refusal="final")
     thresholds = phrasing.read_thresholds(text, layer, taken + metric_spans, prefer)  # "default rate": no apr
@@ -361,7 +237,7 @@ def plan_question(
         and not any(s <= m.start() < e for s, e in taken)
         and not (m.group().isdigit())
     ]
-    known = _known_words(sem)
+    known = scope.known_words(sem, STOPWORDS)
     # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
     names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
     for w in [w for w in unmatched if w in names]:  # "QuickRupee" for "QuickRupee Instant Loans"
@@ -375,7 +251,7 @@ def plan_question(
                   else 0.02 if w in _FILLER else UNKNOWN_TERM_COST if w in unknown
                   else 0.3 if w in vocabulary.STRUCTURAL else 0.15 for w in unmatched)
 
-    personal = _personal_data(text, sem)
+    personal = scope.personal_data(text, sem)
     if personal:
         return PlannerResult(None, 0.0, [*notes, f"{personal!r} is personal data team {sem.team!r} may not see"],
                              unmatched, refusal="final")
@@ -392,7 +268,7 @@ def plan_question(
                 if w in unknown:
                     unknown.remove(w)
                 notes.append(f"read {w!r} as {sem.named_dimensions[dim].label.lower()!r}")
-    outside = _outside_scope(unmatched, sem)
+    outside = scope.outside_scope(unmatched, sem)
     if outside:
         return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched,
                              refusal="final")
@@ -426,7 +302,7 @@ def plan_question(
         cost = sum(0.4 if w in names else 0.08 for w in unmatched)
         return PlannerResult(plan, round(max(0.0, 0.9 - cost), 3), [*notes, "listed the table's rows"], unmatched)
     if not metrics:
-        hidden = [p for p in _hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
+        hidden = [p for p in scope.hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
         why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
                else _unknown_note(unknown, sem) if unknown
                else "no metric in the team's catalog matches the question")
@@ -495,72 +371,3 @@ def _followup_aggregate(text: str, sem: TeamSemantics,
             return f"{agg}__{ref.key}", [m.span()]
     return None
 
-
-def _metric_finder(sem: TeamSemantics) -> shapes.MetricFinder:
-    """Exact phrase -> metric name over the team's metric names and synonyms (for the shape readers)."""
-    table = sem.__dict__.get("_planner_metric_phrases")
-    if table is None:
-        table = {p: name for p, kind, name, _ in reversed(_phrase_table(sem)) if kind == "metric"}
-        sem.__dict__["_planner_metric_phrases"] = table
-    return lambda phrase: table.get(_normalise(phrase))
-
-
-def _partial_value(word: str, sem: TeamSemantics) -> tuple[str, str] | None:
-    """The one sample value (dimension, value) having ``word`` as a whole word, or None when none or several do."""
-    if len(word) < 4:
-        return None
-    hits = {(name, v) for name, values in sem.samples.items() for v in values
-            if word in re.findall(r"[a-z0-9]+", v.lower())}
-    return hits.pop() if len(hits) == 1 else None
-
-
-def _dimension_words(sem: TeamSemantics) -> dict[str, str]:
-    """Single-word dimension synonyms -> dimension (for typo matching after "by")."""
-    found = _DIM_WORDS.get(sem.team)
-    if found is None:
-        found = {p.lower(): n for n, d in sem.named_dimensions.items() for p in (*d.synonyms, d.label)
-                 if " " not in p and len(p) >= 4}
-        _DIM_WORDS[sem.team] = found
-    return found
-
-
-_DIM_WORDS: dict[str, dict[str, str]] = {}
-
-
-def _personal_data(text: str, sem: TeamSemantics) -> str | None:
-    """A personal-data column named in the question of a team whose PII policy is 'denied'."""
-    if sem.scope.pii_policy != "denied":
-        return None
-    for table in load_schema().tables.values():
-        for col in table.columns:
-            if col.pii:
-                phrase = col.name.replace("_", " ")
-                if re.search(rf"\b{re.escape(phrase)}s?\b", text):
-                    return phrase
-    return None
-
-
-_HIDDEN_COLUMNS: dict[str, tuple[str, ...]] = {}
-
-
-def _hidden_column(text: str, sem: TeamSemantics, named: list[tuple[int, int]]) -> str | None:
-    """A multi-word name of a column the team cannot see ("bureau score" for growth), outside the named matches:
-    without this check a visible column with a shorter name ("score") would silently stand in for it."""
-    phrases = _HIDDEN_COLUMNS.get(sem.team)
-    if phrases is None:
-        layer = load_semantic()
-        hidden: set[str] = set()
-        visible: set[str] = set()
-        for table in load_schema().tables.values():
-            if table.internal:
-                continue  # bookkeeping tables (world runs, audit) are nobody's analyst data
-            for col in table.columns:
-                names = {col.name.replace("_", " "), *layer.column_synonyms.get((table.name, col.name), ())}
-                (visible if sem.catalog.has_column(table.name, col.name) else hidden).update(
-                    n.lower() for n in names if " " in n)
-        phrases = _HIDDEN_COLUMNS.setdefault(sem.team, tuple(sorted(hidden - visible, key=len, reverse=True)))
-    for phrase in phrases:
-        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}s?(?![\w])", text):
-            if not any(s < m.end() and m.start() < e for s, e in named):
-                return phrase
-    return None
