@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from decision_service.decision_log.outbox import list_segments
+from decision_service.decision_log.outbox import list_segments, segment_done
 from decision_service.services.launcher import api_command, api_env
 from tests.decision_service.api.conftest import REPO, ApiServer, Bureau, body_for, make_server, wait_http
 from tests.decision_service.api.test_faults import _fire, _load_warehouse
@@ -29,6 +29,12 @@ def _start_workers(server: ApiServer, workers: int = 2) -> Path | None:
     server.proc = subprocess.Popen([sys.executable, *api_command("127.0.0.1", server.port, workers, graceful_s=5)],
                                    cwd=REPO, env=env, stdout=log, stderr=log)
     wait_http(f"{server.url}/healthz", server.proc)
+    # /healthz answers as soon as one worker is up; each worker opens its outbox segment at start-up, so wait for
+    # ``workers`` live segments (the others may still be loading models)
+    deadline = time.monotonic() + 60
+    while len([seg for seg in list_segments(server.outbox) if not segment_done(seg)]) < workers:
+        assert time.monotonic() < deadline, "not every worker started"
+        time.sleep(0.1)
     return metrics_dir
 
 
@@ -85,7 +91,8 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
         assert all(len(ids) == 1 for ids in by_key.values()), by_key
 
         async def load_then_kill() -> list[tuple[int, int, dict | None, float]]:
-            task = asyncio.create_task(_fire(server, 300, "P04", 60_000, concurrency=16, idem_prefix="w"))
+            # more requests than fit in 1.5 s even on an idle machine; those after the kill fail fast
+            task = asyncio.create_task(_fire(server, 1500, "P04", 60_000, concurrency=16, idem_prefix="w"))
             await asyncio.sleep(1.5)
             server.kill()  # SIGKILL the supervisor mid-load: its workers must die with it
             return await task
@@ -99,7 +106,7 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
     writers = {seg.stem.rsplit("-", 1)[1] for seg in list_segments(server.outbox)}
     assert len(writers) == 2, f"expected one outbox segment per worker, got writers {writers}"
     accepted = [body for _, status, body, _ in results if status == 200]
-    assert 0 < len(accepted) < 300, "the kill must land mid-load for this test to mean anything"
+    assert 0 < len(accepted) < 1500, "the kill must land mid-load for this test to mean anything"
     rows = _load_warehouse(server)
     ids = [r[0] for r in rows]
     assert len(ids) == len(set(ids))
