@@ -45,12 +45,17 @@ def _qualified(view_sql: str, database: str) -> str:
     return tree.sql(dialect="duckdb")
 
 
-def team_view_sql(team: str, database: str | None = None) -> list[str]:
-    """Statements creating the team's TEMP views; ``database`` defaults to the replica file's catalog name (stem)."""
+def team_view_sql(team: str, database: str | None = None, present: set[str] | None = None) -> list[str]:
+    """Statements creating the team's TEMP views; ``database`` defaults to the replica file's catalog name (stem).
+
+    ``present`` (the tables the file holds) skips in-scope tables an older replica does not have yet (rollups
+    added by a later schema version): a view over a missing table cannot be created, and nothing can query it."""
     scope = team_scope(team)
     db = database or warehouse_settings().replica_path.stem
     statements = []
     for table in load_schema().tables.values():
+        if present is not None and table.name in scope.tables and table.name not in present:
+            continue
         if table.name in scope.tables:
             cols = ", ".join(_ident(c) for c in scope.tables[table.name])
             source = f"{_ident(db)}.main.{_ident(table.name)}"
@@ -67,5 +72,8 @@ def team_view_sql(team: str, database: str | None = None) -> list[str]:
 def apply_team_views(con: duckdb.DuckDBPyConnection, team: str) -> None:
     """Run :func:`team_view_sql` on ``con`` for its own database (call before ``SET lock_configuration = true``)."""
     (database,) = con.execute("SELECT current_database()").fetchone()
-    for statement in team_view_sql(team, database):
+    present = {name for (name,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = 'main'",
+        [database]).fetchall()}
+    for statement in team_view_sql(team, database, present):
         con.execute(statement)

@@ -60,3 +60,22 @@ def test_risk_sees_pii_columns(replica: duckdb.DuckDBPyConnection) -> None:
 def test_statements_name_the_database() -> None:
     stmts = team_view_sql("growth", "replica")
     assert any('FROM "replica".main."decisions"' in s for s in stmts)
+
+
+def test_views_skip_tables_an_older_replica_does_not_hold(tmp_path) -> None:
+    """A replica published before a schema version added tables (rollups) still gets its team views."""
+    import duckdb
+
+    from schema_catalog.views import apply_team_views
+    from warehouse.migrations import migrate
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    migrate(con)
+    rollups = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%_rollup'")
+               .fetchall()]
+    assert rollups
+    for table in rollups:
+        con.execute(f"DROP TABLE {table}")
+    apply_team_views(con, "risk")  # the missing rollups are skipped, not an error
+    assert con.execute("SELECT count(*) FROM decisions").fetchone() == (0,)
+    con.close()
