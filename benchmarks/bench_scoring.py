@@ -22,6 +22,7 @@ from decision_service.registry import LoadedModel, ModelRegistry
 from decision_service.training import choose_thresholds, fit_model, make_artifact
 from decision_service.training.pipeline import LENDER_PARAMS
 from decision_service.training.synthetic import synthetic_inputs, synthetic_training_data
+from decision_service.treeshap import TreeShap
 
 
 def _timeit(fn: Callable[[int], object], n: int) -> np.ndarray:
@@ -98,11 +99,19 @@ def main() -> None:
         t = time.perf_counter()
         model.reason_codes(X[sub])
         t_reason = (time.perf_counter() - t) / max(1, len(sub))
+        # The backfill's path: the compiled TreeSHAP kernel over every owed row, then the same catalogue mapping.
+        shap = TreeShap(model.booster)
+        shap.batch_contributions(X[:10])  # compile or load the cached kernel outside the timing
+        t = time.perf_counter()
+        model.mapper.top_indices(shap.batch_contributions(X[owed]), X[owed])
+        t_batch = (time.perf_counter() - t) / max(1, len(owed))
         print(f"\nbatch of {args.batch:,} rows")
         print(f"  features            {t_feat:8.2f} s")
         print(f"  predict_pd          {np.median(timings):8.2f} s (median of 3)")
         print(f"  reason codes        {t_reason * 1e6:8.1f} µs per owed row ({len(owed):,} owed -> "
-              f"~{t_reason * len(owed):.0f} s for the whole batch)")
+              f"~{t_reason * len(owed):.0f} s for the whole batch; numpy, as real time runs it)")
+        print(f"  reason codes, batch {t_batch * 1e6:8.1f} µs per owed row (compiled kernel, all owed rows: "
+              f"{t_batch * len(owed):.1f} s; ratio {t_reason / t_batch:.1f}x)")
 
 
 if __name__ == "__main__":
