@@ -4,8 +4,11 @@ The steps are exactly the API's — features (already built by ``features.build_
 model, the lender's policy, reason codes for the rows that are owed them, the fallback where the model "timed out" —
 only applied to tens of thousands of rows at once. TreeSHAP is by far the most expensive step (about 1.6 ms a row one
 at a time), so it runs once per batch, only on refer/decline rows whose hard rules have not already filled the
-four reason slots, through the model's vectorised exact TreeSHAP (``decision_service.treeshap``, same values as
-LightGBM's ``pred_contrib``, mapped by the model's own reason catalogue mapper).
+four reason slots, through the compiled batch kernel of the shared exact TreeSHAP (``TreeShap.batch_contributions``:
+bit for bit the numpy per-tree values, LightGBM's ``pred_contrib`` to float noise), mapped by the model's own reason
+catalogue mapper. Reasons then stay integer matrices (rule codes first, model codes after, deduplicated) until they
+become one Arrow ``list<string>`` column: no Python list per row on millions of rows. A full-world run gave the same
+checksum over every decision, loan and repayment column as the per-row-list implementation it replaced.
 """
 
 from __future__ import annotations
