@@ -54,6 +54,15 @@ class NestedStep(BaseModel):
         return self
 
 
+class MetricCondition(BaseModel):
+    """A condition on the first metric's value per group (SQL ``HAVING``): "partners with an approval rate under
+    20%" keeps the groups whose value passes."""
+
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["=", ">", ">=", "<", "<="]
+    value: float
+
+
 class SemanticPlan(BaseModel):
     """What to compute, in catalog terms; compiled to SQL by :mod:`copilot.semantic.compiler`, never by a model.
 
@@ -65,7 +74,8 @@ class SemanticPlan(BaseModel):
     Derived shapes (compiled by :mod:`copilot.semantic.derived` around the plain plan): ``change`` adds each
     period's difference (``diff``) or relative change (``pct``) from the period before to a series; ``ratio`` divides
     the first metric by the second, each computed on its own base table ("loans per approval"); ``nested`` is a
-    second level of aggregation over entities.
+    second level of aggregation over entities (or over days, weeks or months: "average approvals per day");
+    ``having`` keeps the groups whose first metric passes a condition.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -83,6 +93,7 @@ class SemanticPlan(BaseModel):
     change: Literal["diff", "pct"] | None = None
     ratio: bool = False
     nested: NestedStep | None = None
+    having: MetricCondition | None = None
 
     @model_validator(mode="after")
     def _something(self) -> SemanticPlan:

@@ -20,7 +20,52 @@ _CHANGE_LABEL = {"diff": "change from the previous {grain}", "pct": "relative ch
 
 
 def compile_derived(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
-    """Compile ``plan`` whatever its shape; plain plans go straight to :func:`compile_plan`."""
+    """Compile ``plan`` whatever its shape; plain plans go straight to :func:`compile_plan`.
+
+    A column-level name on a table the rest of the plan cannot reach ("approval rate when the bureau score is above
+    750": ``bureau_reports.bureau_score`` from decisions) is retried with the same column where the plan can reach
+    it (``decisions.features.bureau_score``, the value the decision used)."""
+    try:
+        return _compile_shape(plan, sem)
+    except PlanCompileError as first:
+        for alternative in _equivalent_plans(plan, sem):
+            try:
+                return _compile_shape(alternative, sem)
+            except PlanCompileError:
+                continue
+        raise first
+
+
+def _equivalent_plans(plan: SemanticPlan, sem: TeamSemantics, limit: int = 8) -> list[SemanticPlan]:
+    """Plans with column-level names swapped for the same column on another table (at most ``limit``)."""
+    def options(name: str, pool: dict) -> list[str]:
+        prefix, sep, rest = name.partition("__")
+        if not sep or "__" not in rest:
+            return [name]
+        tail = rest.rsplit("__", 1)[1]
+        same = [n for n in pool if n != name and n.startswith(prefix + "__") and n.rsplit("__", 1)[1] == tail]
+        return [name, *sorted(same)]
+
+    metric_opts = [options(m, sem.metrics) for m in plan.metrics]
+    dim_opts = [options(d, sem.dimensions) for d in plan.dimensions]
+    filter_opts = [options(f.dimension, sem.dimensions) for f in plan.filters]
+    if all(len(o) == 1 for o in (*metric_opts, *dim_opts, *filter_opts)):
+        return []
+    out: list[SemanticPlan] = []
+    for i in range(1, limit + 1):  # the i-th alternative of every swappable name, then mixed with the originals
+        metrics = [o[min(i, len(o) - 1)] for o in metric_opts]
+        dims = [o[min(i, len(o) - 1)] for o in dim_opts]
+        filters = [f.model_copy(update={"dimension": o[min(i, len(o) - 1)]})
+                   for f, o in zip(plan.filters, filter_opts, strict=True)]
+        candidate = plan.model_copy(update={"metrics": metrics, "dimensions": dims, "filters": filters})
+        if candidate != plan and candidate not in out:
+            out.append(candidate)
+        if all(i >= len(o) - 1 for o in (*metric_opts, *dim_opts, *filter_opts)):
+            break
+    return out
+
+
+def _compile_shape(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     if plan.nested:
         compiled = _nested(plan, sem)
     elif plan.ratio:
@@ -34,7 +79,26 @@ def compile_derived(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
             compiled = _through_bridge(plan, sem)
     if plan.change:
         compiled = _change(plan, compiled)
+    if plan.having:
+        compiled = _having(plan, sem, compiled)
     return compiled
+
+
+def _having(plan: SemanticPlan, sem: TeamSemantics, compiled: CompiledPlan) -> CompiledPlan:
+    """Keep the groups whose measure passes ``plan.having`` (the measure is the query's last column)."""
+    cond = plan.having
+    assert cond is not None
+    inner = _select(compiled.sql)
+    measure = inner.expressions[-1].alias_or_name
+    inner.set("limit", None)
+    cls = {"=": exp.EQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[cond.op]
+    query = exp.select(exp.Star()).from_(inner.subquery("grouped")).where(
+        cls(this=exp.column(measure), expression=exp.Literal.number(cond.value)))
+    query = _finish(query, plan, _keys(plan), measure)
+    label = sem.metrics[plan.metrics[0]].label.lower()
+    return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), compiled.base_table, compiled.time_column,
+                        compiled.explanation.replace("; computed from",
+                                                     f", only where {label} {cond.op} {cond.value:g}; computed from"))
 
 
 def _select(sql: str) -> exp.Select:
@@ -163,19 +227,24 @@ def _nested(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     step = plan.nested
     assert step is not None
     metric = plan.metrics[0]
-    visible = step.entity in sem.catalog.tables
-    inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=None, compare_previous=False), sem,
-                                  reach=step.entity if visible else None)
-    inner = _select(inner_compiled.sql)
-    key, joins = _entity_key(inner_compiled.base_table, step.entity, sem)
-    present = {j.this.name for j in inner.args.get("joins") or []}
-    for table, on in joins:
-        if table not in present:
-            inner = inner.join(exp.to_table(table), on=on, join_type="inner")
-    inner = inner.select(exp.alias_(key, "entity_key"), append=True)
-    position = exp.Literal.number(len(inner.expressions))
-    group = inner.args.get("group")
-    inner = inner.group_by(position, append=True) if group else inner.group_by(position)
+    if step.entity in ("day", "week", "month"):  # "average approvals per day": the daily series, then its average
+        inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=step.entity, compare_previous=False),
+                                      sem)
+        inner = _select(inner_compiled.sql)
+    else:
+        visible = step.entity in sem.catalog.tables
+        inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=None, compare_previous=False), sem,
+                                      reach=step.entity if visible else None)
+        inner = _select(inner_compiled.sql)
+        key, joins = _entity_key(inner_compiled.base_table, step.entity, sem)
+        present = {j.this.name for j in inner.args.get("joins") or []}
+        for table, on in joins:
+            if table not in present:
+                inner = inner.join(exp.to_table(table), on=on, join_type="inner")
+        inner = inner.select(exp.alias_(key, "entity_key"), append=True)
+        position = exp.Literal.number(len(inner.expressions))
+        group = inner.args.get("group")
+        inner = inner.group_by(position, append=True) if group else inner.group_by(position)
     inner.set("order", None)
     inner.set("limit", None)
     keys = list(plan.dimensions)
@@ -204,6 +273,8 @@ def _nested(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     what = (f"number of {step.entity.replace('_', ' ')}{cond}" if step.aggregate == "count"
             else f"{word} {label} per {entity}{cond}")
     text = inner_compiled.explanation.split(";")[0].replace(sem.metrics[metric].label, what, 1)
+    if step.entity in ("day", "week", "month"):  # the series' own grain is not a breakdown of the average
+        text = text.replace(f" by {step.entity}, ", " by ").replace(f" by {step.entity}", "")
     return CompiledPlan(query.sql(dialect=DIALECT, pretty=True), inner_compiled.base_table,
                         inner_compiled.time_column, f"{text}; computed from {inner_compiled.base_table}.")
 

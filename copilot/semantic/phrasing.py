@@ -47,6 +47,10 @@ _OPS = [
 _NUM = r"(?:rs\.?\s*|inr\s*|₹\s*)?(?P<num>\d+(?:,\d{2,3})*(?:\.\d+)?)\s*(?P<unit>lakhs?|lacs?|l\b|crores?|cr\b|" \
        r"k\b|thousand|mn\b|million|seconds?|secs?|s\b|milliseconds?|ms\b|minutes?|mins?|%|percent|days?)?"
 _THRESHOLD_RES = [(op, re.compile(rf"(?<![\w])(?:{pat})\s*(?:of\s+)?{_NUM}")) for op, pat in _OPS]
+# "30+ dpd", "5+ enquiries"
+_THRESHOLD_RES.append((">=", re.compile(r"(?<![\w])(?P<num>\d+(?:\.\d+)?)(?P<unit>)\s*\+")))
+THRESHOLD_RES = _THRESHOLD_RES
+"""(op, pattern) pairs of the comparisons a question can make ("above 5 lakh", "at least 3", "30+")."""
 _NEGATION_RE = re.compile(r"\b(?:no|not|non|without|excluding|except|never|zero)\s+(?:\w+\s+)?$")
 _AGG_WORDS = {"average": "avg", "avg": "avg", "mean": "avg", "typical": "avg", "total": "sum", "sum": "sum",
               "combined": "sum", "overall": "sum", "maximum": "max", "max": "max", "highest": "max", "largest": "max",

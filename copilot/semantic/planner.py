@@ -8,6 +8,7 @@ handed on (or declined) instead of being answered confidently and wrongly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -89,13 +90,20 @@ def plan_question(
                                          "records what happened, ask about a past period"], [], refusal="final")
     dates = read_dates(text, today)
     taken = list(dates.spans)
+    lookback = _column_lookback(text, dates.spans, sem)
+    if lookback and dates.window:  # "enquiries in the last 90 days" is the column enquiries_90d, not a window
+        dates = dataclasses.replace(dates, window=None, compare_previous=False)
+        notes.append(f"{lookback!r} is part of the column's definition, not a date window")
     scale = phrasing.read_scale(text)
     if scale:
         taken.append(scale[2])
     phrases = _phrase_table(sem)
     layer = sem.columns
     finder = _metric_finder(sem)
-    shape = shapes.read_nested(text, sem, taken, finder) or shapes.read_ratio(text, finder, sem, taken)
+    shape = shapes.read_per_period(text, sem, finder)
+    if shape:  # "average daily approvals": the period is what is averaged over, not the breakdown
+        dates = dataclasses.replace(dates, grain=None)
+    shape = shape or shapes.read_nested(text, sem, taken, finder) or shapes.read_ratio(text, finder, sem, taken)
     if shape:
         taken.extend(shape.spans)
         notes.append(f"read as {shape.note or 'a count per ' + (shape.nested.entity if shape.nested else '')}")
@@ -128,7 +136,7 @@ def plan_question(
         if i == 0 or re.search(r"\b(?:and|&)\b|,|\bvs\b|\bversus\b", text[metric_matches[i - 1].end : m.start]):
             metrics.append(m.name)
     metrics = list(dict.fromkeys(metrics))
-    if shape:
+    if shape and shape.metrics:
         metrics = shape.metrics
     metric_quality = 1.0 if metrics else 0.0
     words = [w for w in re.findall(r"[a-z][a-z0-9+%'-]*", text)]
@@ -229,6 +237,13 @@ def plan_question(
         sem.metrics[n].format in ("count", "currency_inr") for n in metrics[:1])
     if share and share_span:
         taken.append(share_span)
+    having = None
+    first = next((m for m in metric_matches if metrics and m.name == metrics[0]), None)
+    if first and dims:  # "partners with a take-up rate under 20%": a condition on each group's value
+        found = shapes.read_having(text, metrics[0], (first.start, first.end), taken, sem, phrasing.THRESHOLD_RES)
+        if found:
+            having = found[0]
+            taken.append(found[1])
 
     unmatched = [
         m.group()
@@ -322,6 +337,7 @@ def plan_question(
         change=change[0] if change else None,
         ratio=bool(shape and shape.ratio),
         nested=shape.nested if shape else None,
+        having=having,
     )
     confidence = metric_quality * 0.95 - penalty
     refusal = None
@@ -350,6 +366,24 @@ _GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
 _FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
                      "got", "get", "applicants", "wise", "like", "look", "looks", "going", "currently", "right"])
+
+
+_LOOKBACK_RE = re.compile(r"(?:last|past|previous|trailing)\s+(?P<n>\d+)\s*(?P<unit>days?|months?)")
+
+
+def _column_lookback(text: str, spans: tuple[tuple[int, int], ...], sem: TeamSemantics) -> str | None:
+    """A "last N days/months" right after a phrase naming a column measured over that look-back (``*_90d``,
+    ``*_12m``), or None."""
+    for start, end in spans:
+        m = _LOOKBACK_RE.search(text[start:end])
+        if not m:
+            continue
+        suffix = f"_{m['n']}{m['unit'][0]}"
+        before = text[max(0, start - 40):start]
+        for ref in sem.columns.columns:
+            if ref.sql.endswith(suffix) and any(re.search(rf"\b{re.escape(p)}\b", before) for p in ref.phrases):
+                return text[start:end]
+    return None
 
 
 def _on_table(sem: TeamSemantics, f: PlanFilter, table: str) -> bool:

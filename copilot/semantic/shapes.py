@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from copilot.models import NestedStep
+from copilot.models import MetricCondition, NestedStep
 from copilot.semantic.view import TeamSemantics
 
 Span = tuple[int, int]
@@ -193,4 +193,56 @@ def read_ratio(text: str, find_metric: MetricFinder, sem: TeamSemantics, taken: 
             if a and a != b:
                 start = span[0] + len(" ".join(words[:i])) + (1 if i else 0)
                 return Shape([a, b], ratio=True, spans=[(start, span[1])], note="a ratio of two counts")
+    return None
+
+
+_PER_PERIOD_RES = [
+    re.compile(r"\b(?P<agg>average|avg|mean|typical|median)\s+(?P<adj>daily|weekly|monthly)\b"),
+    re.compile(r"\b(?P<agg>average|avg|mean|typical|median)\s+(?:number\s+of\s+|no\s+of\s+|count\s+of\s+)?"
+               r"(?P<what>[a-z][a-z ]{1,40}?)\s+(?:per|a|each|every)\s+(?P<unit>day|week|month)\b"),
+]
+_ADJ_UNIT = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+def read_per_period(text: str, sem: TeamSemantics, find_metric: MetricFinder) -> Shape | None:
+    """"average daily approvals", "average applications per day by partner": the per-period series, then its
+    average (the period words are also a grain to the date reader; the caller drops that grain)."""
+    m = _PER_PERIOD_RES[0].search(text)
+    if m:  # the metric follows and is matched as usual
+        return Shape([], NestedStep(entity=_ADJ_UNIT[m["adj"]], aggregate=_AGG[m["agg"].replace("avg", "mean")]),
+                     spans=[m.span()], note=f"{m['agg']} per {_ADJ_UNIT[m['adj']]}")
+    m = _PER_PERIOD_RES[1].search(text)
+    if m:
+        words = m["what"].split()
+        for i in range(len(words)):
+            metric = find_metric(" ".join(words[i:])) or _counted(" ".join(words[i:]), sem, find_metric)
+            if metric:
+                start = m.start("what") + len(" ".join(words[:i])) + (1 if i else 0)
+                return Shape([metric], NestedStep(entity=m["unit"], aggregate=_AGG[m["agg"].replace("avg", "mean")]),
+                             spans=[(m.start(), m.end("agg")), (start, m.end())], note=f"{m['agg']} per {m['unit']}")
+    return None
+
+
+def read_having(text: str, metric: str, metric_span: Span, taken: list[Span], sem: TeamSemantics,
+                thresholds: list[tuple[str, re.Pattern[str]]]) -> tuple[MetricCondition, Span] | None:
+    """"partners with a take-up rate under 20%", "lenders with more than 1000 approvals": a condition on the
+    metric's value per group, written right before or after the metric's phrase."""
+    for op, rx in thresholds:
+        for m in rx.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e in taken):
+                continue
+            after = 0 <= m.start() - metric_span[1] <= 12 and re.fullmatch(r"[\s,]*(?:is|was|of|at|are|were)?[\s,]*",
+                                                                            text[metric_span[1]:m.start()])
+            before = 0 <= metric_span[0] - m.end() <= 2
+            if not (after or before):
+                continue
+            value = float(m["num"].replace(",", ""))
+            unit = (m["unit"] or "").lower()
+            if sem.metrics[metric].format == "percent" and (unit in ("%", "percent") or value > 1):
+                value /= 100
+            elif unit.rstrip("s") in ("lakh", "lac", "l"):
+                value *= 1e5
+            elif unit.rstrip("s") in ("crore", "cr"):
+                value *= 1e7
+            return MetricCondition(op=op, value=value), m.span()
     return None

@@ -51,6 +51,17 @@ TODAY = dt.date(2024, 11, 20)
         ("risk", "what percent of loans defaulted", {"metrics": ["rows__loans"], "share": True}),
         ("risk", "approval rate when the fallback was used vs the rest, by partner",
          {"metrics": ["approval_rate"], "dimensions": ["partner", "col__decisions__fallback_used"], "filters": []}),
+        ("partnerships", "which partners have a take-up rate under 20%",
+         {"metrics": ["take_up_rate"], "dimensions": ["partner"], "having": {"op": "<", "value": 0.2}}),
+        ("risk", "lenders with more than 1000 approvals",
+         {"metrics": ["approval_count"], "dimensions": ["lender"], "having": {"op": ">", "value": 1000.0}}),
+        ("risk", "average daily approvals by lender last month",
+         {"metrics": ["approval_count"], "dimensions": ["lender"], "nested": {"entity": "day", "aggregate": "avg"}}),
+        ("risk", "average applications per week", {"metrics": ["application_count"],
+                                                    "nested": {"entity": "week", "aggregate": "avg"}}),
+        ("risk", "how many loans are 30+ dpd",
+         {"metrics": ["loan_count"], "filters": [{"dimension": "col__loans__max_dpd", "op": ">=", "values": [30.0]}]}),
+        ("risk", "average enquiries in the last 90 days by decision", {"dimensions": ["decision"]}),
         ("risk", "default rate for loans above 2 lakh",
          {"metrics": ["default_rate"], "filters": [{"dimension": "col__loans__principal", "op": ">",
                                                     "values": [200000.0]}]}),
@@ -103,6 +114,17 @@ REFERENCES = [
                           filters=[{"dimension": "channel_type", "values": ["aggregator"]}]),
      "SELECT avg(CASE WHEN p.channel_type = 'aggregator' THEN 1.0 ELSE 0 END) FROM applications a "
      "JOIN partners p USING (partner_id)"),
+    ("risk", SemanticPlan(metrics=["approval_count"], dimensions=["lender"], nested=NestedStep(entity="day")),
+     "SELECT l.name, avg(n) FROM (SELECT lender_id, CAST(decided_at AS DATE), count(*) FILTER (WHERE decision = "
+     "'approve') AS n FROM decisions GROUP BY ALL) JOIN lenders l USING (lender_id) GROUP BY l.name"),
+    ("risk", SemanticPlan(metrics=["approval_rate"], dimensions=["partner"], having={"op": ">", "value": 0.3}),
+     "SELECT p.name, avg(CASE WHEN decision = 'approve' THEN 1.0 ELSE 0 END) AS r FROM decisions d "
+     "JOIN applications a USING (application_id) JOIN partners p ON p.partner_id = a.partner_id GROUP BY p.name "
+     "HAVING r > 0.3"),
+    ("risk", SemanticPlan(metrics=["approval_rate"],
+                          filters=[{"dimension": "col__bureau_reports__bureau_score", "op": ">", "values": [750]}]),
+     "SELECT avg(CASE WHEN decision = 'approve' THEN 1.0 ELSE 0 END) FROM decisions "
+     "WHERE features.bureau_score > 750"),
     ("growth", SemanticPlan(metrics=["rows__lenders"], dimensions=["partner"]),
      "SELECT p.name, count(*) FROM partner_lenders pl JOIN partners p USING (partner_id) GROUP BY p.name"),
 ]
