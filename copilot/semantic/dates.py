@@ -171,6 +171,7 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
                     r"(?P<unit>days?|weeks?|fortnights?|months?|quarters?|years?)\b", re.I), last_n),
         (re.compile(r"\b(?:in\s+the\s+)?(?:past|trailing)\s+(?P<n>)(?P<kind>)(?P<unit>day|week|fortnight|month|quarter|year)\b",
                     re.I), last_n),
+        (re.compile(r"\b(?:in\s+the\s+)?(?:last|previous)\s+(?P<n>)(?P<kind>)(?P<unit>fortnight)\b", re.I), last_n),
         (re.compile(r"\b(?P<which>this|last|previous|current)\s+(?P<unit>week|month|quarter|year)\b", re.I),
          lambda m: named_period(_norm(m))),
         (re.compile(r"\b(?:year to date|ytd)\b", re.I),

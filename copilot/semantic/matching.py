@@ -32,6 +32,8 @@ def phrases_for(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
     for name, metric in sem.named_metrics.items():
         for p in {*metric.synonyms, metric.label, name.replace("_", " ")}:
             out.append((normalise(p), "metric", name, ""))
+            if metric.format == "percent" and normalise(p).endswith(" rate"):  # "fallback %", "decline percentage"
+                out.append((normalise(p)[:-5] + " percentage", "metric", name, ""))
     for name, dim in sem.named_dimensions.items():
         if dim.kind == "time":
             continue  # grains come from the date grammar
@@ -69,6 +71,7 @@ def normalise(question: str) -> str:
     text = re.sub(r"\b(?:avg|mean)\b", "average", text)
     text = re.sub(r"\bno\s+of\b|\bnum\s+of\b|\bnos\s+of\b", "number of", text)
     text = re.sub(r"\bamt\b", "amount", text)
+    text = re.sub(r"(?<=[a-z])\s*%", " percentage", text)  # "approval %" names the approval percentage
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -34,8 +34,8 @@ _WRITE_RE = re.compile(
 )
 _SCALES = {"lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7, "cr": 1e7,
            "thousand": 1e3, "thousands": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "mn": 1e6}
-_SCALE_RE = re.compile(r"\b(?:in|as|into)\s+(?:rs\.?\s+|rupees\s+|inr\s+)?(?P<u>lakhs?|lacs?|crores?|thousands?|"
-                       r"millions?)\b")
+_SCALE_RE = re.compile(r"\b(?:in|as|into)\s+(?:rs\.?\s+|rupees\s+|inr\s+)?(?P<u>lakhs?|lacs?|crores?|cr|thousands?|"
+                       r"millions?|mn)\b")
 _OPS = [
     (">=", r"at\s+least|no\s+less\s+than|not\s+less\s+than|minimum\s+of|>="),
     ("<=", r"at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|maximum\s+of|<="),

@@ -221,6 +221,8 @@ def plan_question(
     order, limit = None, None
     if top:
         order = "desc" if top["word"] in _DESC else "asc"
+        if top["word"] in ("best", "worst") and metrics and _higher_is_worse(metrics[0]):
+            order = "asc" if order == "desc" else "desc"  # the worst default rate is the highest
         n = next((t["n"] for t in tops if t["n"]), None)
         if n is None:  # "which 3 partners have the lowest ..."
             count = re.search(r"\b(?:which|what|the|name|list|show)\s+(\d{1,3})\s+[a-z]", text)
@@ -366,6 +368,15 @@ _GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
 _FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
                      "got", "get", "applicants", "wise", "like", "look", "looks", "going", "currently", "right"])
+
+
+_WORSE_WHEN_HIGHER = re.compile(r"default|decline|dpd|delinquen|latency|fallback|refer|late|error|drift|psi|alert"
+                                r"|score")  # the score is a probability of default
+
+
+def _higher_is_worse(metric: str) -> bool:
+    """Whether "best" means the lowest value of ``metric`` (risk, delay and failure measures)."""
+    return bool(_WORSE_WHEN_HIGHER.search(metric))
 
 
 _LOOKBACK_RE = re.compile(r"(?:last|past|previous|trailing)\s+(?P<n>\d+)\s*(?P<unit>days?|months?)")
