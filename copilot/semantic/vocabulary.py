@@ -77,12 +77,12 @@ def catalog_words(sem: TeamSemantics) -> tuple[frozenset[str], tuple[str, ...]]:
     if cached is not None:
         return cached
     phrases: list[str] = []
-    for t in sem.catalog.tables.values():
-        phrases += [t.name, *t.synonyms]
+    for t in sem.catalog.tables.values():  # descriptions too: a word the data's documentation uses is no stranger
+        phrases += [t.name, *t.synonyms, t.description]
         for c in t.columns.values():
-            phrases += [c.name, *c.synonyms]
+            phrases += [c.name, *c.synonyms, c.description]
     for m in sem.named_metrics.values():
-        phrases += [m.name, m.label, *m.synonyms]
+        phrases += [m.name, m.label, *m.synonyms, m.description]
     for d in sem.named_dimensions.values():
         phrases += [d.name, d.label, *d.synonyms]
     for values in sem.samples.values():
