@@ -191,6 +191,9 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
                     r"by month|each month|month[- ]?wise)\b", re.I),
          lambda m: DateReading(grain="month")),
         (re.compile(r"\b(?:trend|over time|time series|timeline)\b", re.I), lambda m: DateReading(grain="day")),
+        (re.compile(r"\b(?:vs\.?|versus|compared\s+(?:to|with)|against)\s+(?:the\s+)?(?:(?:day|week|month|period)\s+"
+                    r"before|(?:previous|prior|preceding)\s+(?:day|week|month|period))\b", re.I),
+         lambda m: DateReading(compare_previous=True)),  # "yesterday vs the day before"
     ]
 
 
@@ -218,7 +221,7 @@ def read_dates(question: str, today: dt.date) -> DateReading:
             if any(s < m.end() and m.start() < e for s, e in spans):
                 continue
             reading: DateReading = handler(m)  # type: ignore[operator]
-            if reading.window is None and reading.grain is None:
+            if reading.window is None and reading.grain is None and not reading.compare_previous:
                 continue
             spans.append((m.start(), m.end()))
             window = window or reading.window

@@ -90,6 +90,9 @@ def plan_question(
                                          "records what happened, ask about a past period"], [], refusal="final")
     dates = read_dates(text, today)
     taken = list(dates.spans)
+    before = _BEFORE_RE.search(text) if previous is not None else None
+    if before:  # "and the week before?": read by the follow-up below
+        taken.append(before.span())
     lookback = _column_lookback(text, dates.spans, sem)
     if lookback and dates.window:  # "enquiries in the last 90 days" is the column enquiries_90d, not a window
         dates = dataclasses.replace(dates, window=None, compare_previous=False)
@@ -299,13 +302,23 @@ def plan_question(
         plan.dimensions = list(dict.fromkeys([*plan.dimensions, *dims]))[:3]
         kept = [f for f in plan.filters if f.dimension not in values]
         plan.filters = kept + filters
+        shifted = False
         if dates.window:
             plan.time_window, plan.compare_previous = dates.window, dates.compare_previous
+        elif dates.compare_previous and plan.time_window:  # "vs the day before": the same window against the last
+            plan.compare_previous = True
+        elif _BEFORE_RE.search(text) and plan.time_window and plan.time_window.start and plan.time_window.end:
+            w = plan.time_window  # "and the week before?": the same-length window just before the last one
+            length = w.end - w.start
+            plan.time_window = w.model_copy(update={"start": w.start - length, "end": w.start,
+                                                    "label": f"{w.start - length} to {w.start - dt.timedelta(days=1)}"})
+            shifted = True
         if dates.grain:
             plan.grain = dates.grain
         if order:
             plan.order, plan.limit = order, limit
-        changed = bool(dims or filters or dates.window or dates.grain or order or metrics)
+        changed = bool(dims or filters or dates.window or dates.grain or order or metrics or shifted
+                       or dates.compare_previous)
         confidence = max(0.0, (0.9 if changed else 0.3) - penalty)
         notes.append("follow-up: refined the previous question's plan")
         return PlannerResult(plan, round(confidence, 3), notes, unmatched)
@@ -379,6 +392,8 @@ def _higher_is_worse(metric: str) -> bool:
     return bool(_WORSE_WHEN_HIGHER.search(metric))
 
 
+_BEFORE_RE = re.compile(r"\b(?:the\s+)?(?:day|week|month|fortnight|period|one)\s+before\b|\bbefore\s+that\b|"
+                        r"\b(?:the\s+)?(?:previous|prior|preceding)\s+(?:day|week|month|period|one)\b")
 _LOOKBACK_RE = re.compile(r"(?:last|past|previous|trailing)\s+(?P<n>\d+)\s*(?P<unit>days?|months?)")
 
 

@@ -155,3 +155,29 @@ def test_compiled_shapes_match_reference_queries(decided_world, team: str, plan:
 
 def _round(value: object) -> object:
     return round(value, 9) if isinstance(value, float) else value
+
+
+@pytest.mark.parametrize(
+    ("first", "follow_up", "expected"),
+    [
+        ("approvals yesterday", "vs the day before",
+         {"compare_previous": True, "time_window": {"start": dt.date(2024, 11, 19), "end": dt.date(2024, 11, 20),
+                                                    "label": "yesterday (2024-11-19)"}}),
+        ("average score in the last 7 days", "and the week before?",
+         {"time_window": {"start": dt.date(2024, 11, 7), "end": dt.date(2024, 11, 14),
+                          "label": "2024-11-07 to 2024-11-13"}}),
+    ],
+)
+def test_follow_ups_move_or_compare_the_window(first: str, follow_up: str, expected: dict) -> None:
+    sem = team_semantics("risk")
+    previous = plan_question(first, sem, TODAY).plan
+    result = plan_question(follow_up, sem, TODAY, previous=previous)
+    assert result.plan is not None and result.confidence >= 0.6
+    got = result.plan.model_dump(exclude_none=True)
+    for key, value in expected.items():
+        assert got[key] == value, (key, got)
+
+
+def test_a_window_compared_with_the_day_before_in_one_question() -> None:
+    plan = plan_question("approvals yesterday vs the day before", team_semantics("risk"), TODAY).plan
+    assert plan is not None and plan.compare_previous and plan.time_window is not None
