@@ -152,6 +152,12 @@ def plan_question(
                    or phrasing.read_count(text, layer, [t for t in taken if t not in value_spans | counted],
                                           set(layer.tables))
                    or _followup_aggregate(text, sem, previous))
+        if not derived and _GROUPING_RE.search(text):  # "loans by purpose": count the rows named before "by"
+            derived = phrasing.read_rows_by(text, layer, [t for t in taken if t not in dim_spans | value_spans],
+                                            set(layer.tables))
+        flagged = {f.dimension.split("__")[1] for f in flags.filters + thresholds.filters}
+        if not derived and _GROUPING_RE.search(text) and len(flagged) == 1 and f"rows__{min(flagged)}" in sem.metrics:
+            derived = (f"rows__{min(flagged)}", [])  # "fallbacks by lender": the flagged rows are what is counted
         if derived:
             matches = [m for m in matches if not any(s < m.end and m.start < e for s, e in derived[1])]
             metrics, metric_quality = [derived[0]], 1.0
