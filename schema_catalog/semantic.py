@@ -6,7 +6,7 @@ visibility rule ("a metric is visible iff every column it uses is in scope") can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -95,6 +95,8 @@ class SemanticLayer:
     dimensions: dict[str, Dimension]
     column_synonyms: dict[tuple[str, str], tuple[str, ...]]
     no_samples: frozenset[tuple[str, str]]
+    value_synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    """dimension -> value -> words analysts use for that value ("rejected" for decline, "women" for female)."""
 
 
 def columns_used(sql: str, schema: Schema) -> frozenset[tuple[str, str]]:
@@ -180,7 +182,12 @@ def parse_semantic(text: str, schema: Schema | None = None) -> SemanticLayer:
         )
     synonyms = {_split(k, schema): tuple(v) for k, v in (raw.get("column_synonyms") or {}).items()}
     no_samples = frozenset(_split(k, schema) for k in raw.get("no_samples") or ())
-    return SemanticLayer(metrics, dimensions, synonyms, no_samples)
+    value_synonyms: dict[str, dict[str, tuple[str, ...]]] = {}
+    for dim, mapping in (raw.get("value_synonyms") or {}).items():
+        if dim not in dimensions:
+            raise SemanticLayerError(f"value_synonyms: unknown dimension {dim!r}")
+        value_synonyms[dim] = {str(v): tuple(words) for v, words in mapping.items()}
+    return SemanticLayer(metrics, dimensions, synonyms, no_samples, value_synonyms)
 
 
 @lru_cache

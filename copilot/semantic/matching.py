@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 
 from copilot.semantic import shapes
 from copilot.semantic.view import TeamSemantics
+from schema_catalog.semantic import load_semantic
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,18 @@ def phrases_for(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
     for name, metric in sem.named_metrics.items():
         for p in {*metric.synonyms, metric.label, name.replace("_", " ")}:
             out.append((normalise(p), "metric", name, ""))
-            if metric.format == "percent" and normalise(p).endswith(" rate"):  # "fallback %", "decline percentage"
+            if metric.format == "percent" and normalise(p).endswith(" rate"):  # "fallback %", "approval ratio"
                 out.append((normalise(p)[:-5] + " percentage", "metric", name, ""))
+                out.append((normalise(p)[:-5] + " ratio", "metric", name, ""))
     for name, dim in sem.named_dimensions.items():
         if dim.kind == "time":
             continue  # grains come from the date grammar
         for p in {*dim.synonyms, dim.label, name.replace("_", " ")}:
             out.append((normalise(p), "dimension", name, ""))
+    for name, mapping in load_semantic().value_synonyms.items():  # "rejected" is the value decline
+        for value, words in mapping.items():
+            if value in sem.samples.get(name, ()):
+                out.extend((normalise(w), "value", name, value) for w in words)
     for name, values in sem.samples.items():
         for v in values:
             text = v.lower().replace("_", " ")
@@ -71,6 +77,9 @@ def normalise(question: str) -> str:
     text = re.sub(r"\b(?:avg|mean)\b", "average", text)
     text = re.sub(r"\bno\s+of\b|\bnum\s+of\b|\bnos\s+of\b", "number of", text)
     text = re.sub(r"\bamt\b", "amount", text)
+    text = re.sub(r"\b(?:kindly|please|pls|plz|can\s+you|could\s+you|pl)\s+(?:share|provide|send|give|show|get)"
+                  r"(?:\s+(?:me|us))?\b", " ", text)  # politeness, not a "share of" question
+    text = re.sub(r"\b(?!like|other|clock|length|stretch)([a-z]{3,})wise\b", r"\1 wise", text)  # "partnerwise"
     text = re.sub(r"(?<=[a-z])\s*%", " percentage", text)  # "approval %" names the approval percentage
     return re.sub(r"\s+", " ", text).strip()
 

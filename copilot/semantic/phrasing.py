@@ -231,6 +231,11 @@ def read_rows_by(text: str, layer: ColumnLayer, taken: list[Span], visible: set[
     return None
 
 
+def read_count_phrase(text: str) -> bool:
+    """Whether the question asks for a count ("how many", "number of", "count of")."""
+    return bool(_COUNT_RE.search(text))
+
+
 def excluded(text: str, start: int) -> bool:
     """Whether a value at ``start`` is preceded by an exclusion ("excluding Paisabazaar", "other than web")."""
     return bool(_EXCLUDE_RE.search(text[:start]))

@@ -156,7 +156,9 @@ def plan_question(
             derived = phrasing.read_rows_by(text, layer, [t for t in taken if t not in dim_spans | value_spans],
                                             set(layer.tables))
         flagged = {f.dimension.split("__")[1] for f in flags.filters + thresholds.filters}
-        if not derived and _GROUPING_RE.search(text) and len(flagged) == 1 and f"rows__{min(flagged)}" in sem.metrics:
+        flagged |= {sem.dimensions[m.name].definitions[0].table for m in matches if m.kind == "value"}
+        asks_count = _GROUPING_RE.search(text) or phrasing.read_count_phrase(text)
+        if not derived and asks_count and len(flagged) == 1 and f"rows__{min(flagged)}" in sem.metrics:
             derived = (f"rows__{min(flagged)}", [])  # "fallbacks by lender": the flagged rows are what is counted
         if derived:
             matches = [m for m in matches if not any(s < m.end and m.start < e for s, e in derived[1])]
