@@ -11,9 +11,11 @@ cannot handle (categorical splits) falls back to LightGBM's ``pred_contrib`` —
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,48 @@ from decision_service.treeshap import TreeShap, UnsupportedModelError
 
 __all__ = ["LoadedModel", "Thresholds"]
 
+log = logging.getLogger(__name__)
+
+_SMALL_BATCH = 20_000
+
+
+@contextlib.contextmanager
+def _numba_threads(n: int) -> Iterator[None]:
+    """Run numba's parallel kernels of the calling thread on ``n`` threads (numba's setting is per thread).
+
+    Why one thread for small batches: with the OpenMP threading layer the pool's idle thread spins after each
+    parallel region, measured at ~1.1 ms of CPU per one-row call on 2 threads vs 0.09 ms on one; on the 2-core
+    target that spinning steals the core the event loop needs.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    if before == n:
+        yield
+        return
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
 
 class _Explainer:
-    """The TreeSHAP tables of one booster, built once and shared by every ``LoadedModel`` over that booster."""
+    """The TreeSHAP tables of one booster, built once and shared by every ``LoadedModel`` over that booster.
+
+    Contributions come from the compiled kernel (``TreeShap.batch_contributions``, the backfill's engine, bit for bit
+    the per-tree strategy) so real time and backfill compute reason codes by the same code: measured on a 200-tree
+    model, one row costs ~0.09 ms of CPU there against ~0.3 ms in the numpy strategy, and the kernel releases the
+    GIL, so the event loop keeps serving while a scoring thread explains. Without numba (or if the kernel fails) the
+    numpy strategies answer, with the same values up to rounding in the last bits.
+    """
 
     def __init__(self, booster: lgb.Booster) -> None:
         self._booster = booster
         self._lock = threading.Lock()
         self._built = False
         self._shap: TreeShap | None = None
+        self._compiled = True
 
     def get(self) -> TreeShap | None:
         if not self._built:
@@ -45,8 +80,36 @@ class _Explainer:
                         self._shap = TreeShap(self._booster)
                     except UnsupportedModelError:
                         self._shap = None
+                    if self._shap is not None:  # compile (or load from numba's disk cache) the kernel now
+                        self._kernel_or_none(np.zeros((1, self._shap.num_features)))
                     self._built = True
         return self._shap
+
+    def _kernel_or_none(self, X: np.ndarray) -> np.ndarray | None:
+        assert self._shap is not None
+        if not self._compiled:
+            return None
+        try:
+            with _numba_threads(1 if X.shape[0] <= _SMALL_BATCH else _all_threads()):
+                return self._shap.batch_contributions(X)
+        except Exception:  # numba missing or the kernel refused the model: the numpy strategies stay exact
+            log.warning("compiled TreeSHAP kernel unavailable; numpy TreeSHAP answers", exc_info=True)
+            self._compiled = False
+            return None
+
+    def contributions(self, X: np.ndarray) -> np.ndarray | None:
+        """(n, F) TreeSHAP values, or None for a model the vectorised TreeSHAP cannot handle."""
+        shap = self.get()
+        if shap is None:
+            return None
+        out = self._kernel_or_none(X)
+        return out if out is not None else shap.contributions(X)
+
+
+def _all_threads() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
 
 
 @dataclass(frozen=True)
@@ -75,9 +138,6 @@ class Thresholds:
         """'approve'/'refer'/'decline' per PD from the model alone (NaN lands in decline)."""
         pd = np.asarray(pd, dtype=np.float64)
         return np.where(pd < self.approve_below, "approve", np.where(pd < self.refer_below, "refer", "decline"))
-
-
-_SMALL_BATCH = 20_000
 
 
 class LoadedModel:
@@ -163,8 +223,9 @@ class LoadedModel:
         X = self._check(X)
         if X.shape[0] == 0:
             return []
-        shap = self._explainer.get()
-        contrib = shap.contributions(X) if shap is not None else self.contributions(X)[:, :-1]
+        contrib = self._explainer.contributions(X)
+        if contrib is None:
+            contrib = self.contributions(X)[:, :-1]
         return self.mapper.map(contrib, X, k)
 
     def reason_texts(self, codes: list[str]) -> list[str]:

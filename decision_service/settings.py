@@ -104,8 +104,9 @@ class Settings(BaseSettings):
     outbox_dir: Path = REPO_ROOT / "data" / "outbox"
     """Directory of the fsync'd append-only outbox segments the loader moves into the warehouse."""
 
-    outbox_group_commit_ms: float = Field(default=2.0, ge=0)
-    """Group-commit window: records arriving within it share one fsync."""
+    outbox_group_commit_ms: float = Field(default=0.0, ge=0)
+    """Extra group-commit window before each fsync. 0 (default): natural group commit only, i.e. records arriving
+    while an fsync runs share the next one; measured at 200 req/s a 2 ms window added ~3.5 ms to every answer."""
 
     outbox_segment_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     """Size after which the writer starts a new outbox segment."""

@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
-import numpy as np
 import orjson
 
 from decision_service.bureau.client import BureauResult, BureauService, FeatureSource
-from decision_service.features import FEATURE_NAMES
 from decision_service.observability import FEATURE_SOURCE, STAGE_SECONDS
 from decision_service.schemas import DecisionRequest
 from decision_service.services.assembly import ApplicantDirectory, ApplicantInfo, now_ist, provenance, raw_inputs
@@ -68,11 +66,6 @@ class Marketplace:
 
         names = {lender.lender_id: lender.name for lender in LENDERS if lender.active}
         return cls(names, {p: tuple(lid for lid in ls if lid in names) for p, ls in PARTNER_LENDERS.items()})
-
-
-def _features_row(features: dict[str, np.ndarray]) -> dict[str, float | None]:
-    row = {k: float(features[k][0]) for k in FEATURE_NAMES}
-    return {k: None if math.isnan(v) else v for k, v in row.items()}
 
 
 class DecisionOrchestrator:
@@ -167,7 +160,7 @@ class DecisionOrchestrator:
 
     def _record(self, req: DecisionRequest, partner_id: str, request_id: str, application_id: str,
                 applicant: ApplicantInfo, bureau: BureauResult, received_at: Any, decided_at: Any,
-                outcomes: list[LenderOutcome], features: dict[str, np.ndarray], total_ms: float,
+                outcomes: list[LenderOutcome], features: bytes, total_ms: float,
                 response: bytes, idempotency: dict[str, Any] | None) -> dict[str, Any]:
         a, p = req.application, req.applicant
         applicant_row = {
@@ -190,7 +183,7 @@ class DecisionOrchestrator:
                 "utilisation_pct", "oldest_account_age_months", "secured_accounts", "unsecured_accounts",
                 "total_outstanding", "thin_file", "report_format_version")}
             report_row.update(applicant_id=applicant.applicant_id, application_id=application_id)
-        feats = orjson.Fragment(orjson.dumps(_features_row(features)))  # one copy shared by every lender's row
+        feats = orjson.Fragment(features)  # serialised once (scoring thread), shared by every lender's row
         rows = [{
             "decision_id": o.decision_id, "application_id": application_id, "partner_id": partner_id,
             "lender_id": o.lender_id, "request_id": request_id, "decided_at": decided_at.isoformat(),

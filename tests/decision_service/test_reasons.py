@@ -135,3 +135,20 @@ def test_thresholds_band() -> None:
     th = Thresholds(0.1, 0.2)
     assert th.band(np.array([0.05, 0.1, 0.15, 0.2, np.nan])).tolist() == [
         "approve", "refer", "refer", "decline", "decline"]
+
+
+def test_reason_codes_use_the_compiled_kernel_with_the_numpy_values(tmp_path: Path) -> None:
+    """Real time explains through the backfill's compiled kernel (one numba thread for small batches); its values
+    are the numpy TreeSHAP's up to the last bits, so the reason codes are the same, row by row and in a batch."""
+    import numba
+
+    model, X = _golden_model(tmp_path)
+    shap = model._explainer.get()
+    assert shap is not None and model._explainer._compiled, "the kernel was not usable: numpy answered"
+    threads = numba.get_num_threads()
+    kernel = model._explainer.contributions(X)
+    assert numba.get_num_threads() == threads  # the per-call one-thread setting is restored
+    np.testing.assert_allclose(kernel, shap.contributions(X), rtol=0, atol=1e-12)
+    numpy_codes = model.mapper.map(shap.contributions(X), X, MAX_REASONS)
+    assert model.reason_codes(X) == numpy_codes
+    assert [model.reason_codes(X[i:i + 1])[0] for i in range(len(X))] == numpy_codes

@@ -90,3 +90,26 @@ def test_lender_that_timed_out_is_scored_last() -> None:
     order, outcomes = asyncio.run(run())
     assert order == ["L04", "L05", "L03"]
     assert [o.fallback_used for o in outcomes] == [True, True, True]  # first time: L03 first, all past the deadline
+
+
+def test_feature_rows_are_the_per_row_floats_with_nan_as_null() -> None:
+    """The outbox's feature vector, serialised once per batch in the scoring thread, equals the per-row dict it
+    replaced ({name: float(features[name][i])}, NaN -> null), field order included."""
+    import math
+
+    import orjson
+
+    from decision_service.features import FEATURE_NAMES, build_features
+    from decision_service.services.scoring import feature_rows
+
+    app, bureau, history = synthetic_inputs(50, seed=5)
+    features = build_features(app, bureau, history)
+    rows = feature_rows(features)
+    assert len(rows) == 50
+    saw_null = False
+    for i, raw in enumerate(rows):
+        expected = {k: float(features[k][i]) for k in FEATURE_NAMES}
+        expected = {k: None if math.isnan(v) else v for k, v in expected.items()}
+        saw_null |= None in expected.values()
+        assert raw == orjson.dumps(expected)
+    assert saw_null, "synthetic inputs should include missing features (thin files, first-time borrowers)"
