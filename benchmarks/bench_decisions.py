@@ -70,6 +70,31 @@ def build_registry(root: Path, trees: int) -> None:
         reg.promote(lid, reg.register(art, meta))
 
 
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants (the API supervisor and its
+    workers), from ``/proc``: a per-decision cost the machine's load disturbs far less than throughput does."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, total, grew = {root}, 0.0, True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
 def wrk(url: str, duration: int, connections: int, script: Path | None = None, args: list[str] | None = None
         ) -> float:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
@@ -295,14 +320,17 @@ def main() -> None:
         wrk(f"{url}/v1/ping", 2, a.connections)  # warm-up of both paths
         wrk(url, 2, a.connections, script, [str(bodies_file)])
 
-        ping, decide, ratio = [], [], []
+        ping, decide, ratio, cpu_ms = [], [], [], []
         for _ in range(a.repeats):
             p = wrk(f"{url}/v1/ping", a.duration, a.connections)
+            c0 = tree_cpu_s(api.pid)
             d = wrk(url, a.duration, a.connections, script, [str(bodies_file)])
+            cpu_ms.append((tree_cpu_s(api.pid) - c0) * 1000 / (d * a.duration))
             ping.append(p)
             decide.append(d)
             ratio.append(d / p)
-            print(f"  run: ping {p:.0f} req/s, decisions {d:.0f}/s, ratio {d / p:.3f}, load1 {os.getloadavg()[0]:.2f}")
+            print(f"  run: ping {p:.0f} req/s, decisions {d:.0f}/s, ratio {d / p:.3f}, API CPU {cpu_ms[-1]:.2f} ms per "
+                  f"decision, load1 {os.getloadavg()[0]:.2f}")
         p50s, p99s, lags, loads, failed = [], [], [], [], 0
         for _ in range(a.repeats):
             lat, err, lag = run_open_loop(url, key, a.rate, a.duration, warm, cpu)
@@ -329,6 +357,8 @@ def main() -> None:
         print(f"trivial endpoint /v1/ping      : {med(ping):8.0f} req/s   runs {[round(x) for x in ping]}")
         print(f"warm decisions (3 lenders)     : {med(decide):8.0f} dec/s   runs {[round(x) for x in decide]}")
         print(f"ratio decisions / trivial      : {med(ratio):8.3f}         (target >= 0.15)")
+        print(f"API CPU per warm decision      : {med(cpu_ms):8.2f} ms      runs {[round(x, 2) for x in cpu_ms]} "
+              "(user + system of the API processes / decisions)")
         print(f"warm @{a.rate:.0f} req/s  p50 / p99     : {med(p50s):6.1f} / {med(p99s):6.1f} ms (target p99 < 50 ms)"
               f"   p99 runs {[round(x, 1) for x in p99s]}, worst client lag {max(lags):.1f} ms, load1 {loads}")
         print(f"cold @20 req/s   p50 / p99     : {med(cold_p50):6.0f} / {med(cold_p99):6.0f} ms (target p99 < 1200)")
