@@ -183,7 +183,7 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(r"\btoday\b", re.I), single_day(0, "today")),
         (re.compile(rf"\bon\s+(?P<day>{_DAY_EXPR})\b", re.I), on_day),
         (re.compile(rf"\b(?:in|during|for)\s+(?P<month>{_MONTH_RE})\b(?:\s+(?P<year>\d{{4}}))?", re.I), in_month),
-        (re.compile(r"\b(?:daily|per day|by day|each day|day by day|day[- ]?wise|date[- ]?wise)\b", re.I),
+        (re.compile(r"\b(?:daily|per day|by day|each day|day by day|day[- ]?wise|date[- ]?wise)\b(?!\s+of\b)", re.I),
          lambda m: DateReading(grain="day")),
         (re.compile(r"\b(?:weekly|per week|by week|each week|week[- ]?wise)\b", re.I),
          lambda m: DateReading(grain="week")),
@@ -191,6 +191,8 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
                     r"by month|each month|month[- ]?wise)\b", re.I),
          lambda m: DateReading(grain="month")),
         (re.compile(r"\b(?:trend|over time|time series|timeline)\b", re.I), lambda m: DateReading(grain="day")),
+        (re.compile(r"(?<!\bof\s)\b(?:which|what|the)\s+(?P<unit>day|week|month)\b(?!\s+(?:before|of\b))", re.I),
+         lambda m: DateReading(grain=m["unit"].lower())),  # type: ignore[arg-type]  # "which day had the most"
         (re.compile(r"\b(?:vs\.?|versus|compared\s+(?:to|with)|against)\s+(?:the\s+)?(?:(?:day|week|month|period)\s+"
                     r"before|(?:previous|prior|preceding)\s+(?:day|week|month|period))\b", re.I),
          lambda m: DateReading(compare_previous=True)),  # "yesterday vs the day before"

@@ -228,13 +228,13 @@ def _nested(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     assert step is not None
     metric = plan.metrics[0]
     if step.entity in ("day", "week", "month"):  # "average approvals per day": the daily series, then its average
-        inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=step.entity, compare_previous=False),
-                                      sem)
+        inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=step.entity, compare_previous=False,
+                                             share=False), sem)
         inner = _select(inner_compiled.sql)
     else:
         visible = step.entity in sem.catalog.tables
-        inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=None, compare_previous=False), sem,
-                                      reach=step.entity if visible else None)
+        inner_compiled = compile_plan(_inner(plan, metrics=[metric], grain=None, compare_previous=False, share=False),
+                                      sem, reach=step.entity if visible else None)
         inner = _select(inner_compiled.sql)
         key, joins = _entity_key(inner_compiled.base_table, step.entity, sem)
         present = {j.this.name for j in inner.args.get("joins") or []}
@@ -250,7 +250,17 @@ def _nested(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     keys = list(plan.dimensions)
     measure = exp.column(metric)
     outer_value: exp.Expression
-    if step.aggregate == "count":
+    passing: exp.Expression | None = None
+    if step.op and step.value is not None:
+        cls = {"=": exp.EQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[step.op]
+        passing = cls(this=exp.Coalesce(this=measure, expressions=[exp.Literal.number(0)]),
+                      expression=exp.Literal.number(step.value))
+    if step.aggregate == "count" and plan.share and passing is not None:  # the passing entities' share
+        outer_value = exp.Avg(this=exp.Case(ifs=[exp.If(this=passing, true=exp.Literal.number(1.0))],
+                                            default=exp.Literal.number(0)))
+        name = f"share_of_{step.entity}"
+        passing = None
+    elif step.aggregate == "count":
         outer_value = exp.Count(this=exp.Star())
         name = f"{step.entity}_count"
     else:
@@ -259,10 +269,8 @@ def _nested(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
         name = f"{step.aggregate}_{metric}_per_{step.entity.rstrip('s')}"
     query = exp.select(*(exp.column(k) for k in keys), exp.alias_(outer_value, name))
     query = query.from_(inner.subquery("per_entity"))
-    if step.op and step.value is not None:
-        cls = {"=": exp.EQ, ">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE}[step.op]
-        query = query.where(cls(this=exp.Coalesce(this=measure, expressions=[exp.Literal.number(0)]),
-                                expression=exp.Literal.number(step.value)))
+    if passing is not None:
+        query = query.where(passing)
     if keys:
         query = query.group_by(*(exp.column(k) for k in keys))
     query = _finish(query, plan, keys, name)
@@ -270,7 +278,8 @@ def _nested(plan: SemanticPlan, sem: TeamSemantics) -> CompiledPlan:
     entity = step.entity.rstrip("s").replace("_", " ")
     cond = f" with {label} {step.op} {step.value:g}" if step.op and step.value is not None else ""
     word = {"avg": "average", "max": "maximum", "min": "minimum"}.get(step.aggregate, step.aggregate)
-    what = (f"number of {step.entity.replace('_', ' ')}{cond}" if step.aggregate == "count"
+    what = (f"share of {step.entity.replace('_', ' ')}{cond}" if name.startswith("share_of_")
+            else f"number of {step.entity.replace('_', ' ')}{cond}" if step.aggregate == "count"
             else f"{word} {label} per {entity}{cond}")
     text = inner_compiled.explanation.split(";")[0].replace(sem.metrics[metric].label, what, 1)
     if step.entity in ("day", "week", "month"):  # the series' own grain is not a breakdown of the average

@@ -41,10 +41,10 @@ STOPWORDS = frozenset(
     ]
 )
 _TOP_RE = re.compile(
-    r"\b(?P<word>top|bottom|highest|lowest|largest|smallest|biggest|most|least|fewest|best|worst|max|min|maximum|"
-    r"minimum)\b(?:\s+(?P<n>\d{1,4}))?"
+    r"(?<!\bat\s)\b(?P<word>top|bottom|highest|lowest|largest|smallest|biggest|most|least|fewest|best|worst|max|min|maximum|"
+    r"minimum|busiest|quietest)\b(?:\s+(?P<n>\d{1,4}))?"
 )
-_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum"}
+_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum", "busiest"}
 _BY_RE = re.compile(r"\b(?:by|per|each|every|across|split by|broken down by|for each|wise|group(?:ed)? by)\s+$")
 
 
@@ -148,7 +148,8 @@ def plan_question(
         value_spans = {(m.start, m.end) for m in matches if m.kind == "value"}
         dim_spans = {(m.start, m.end) for m in matches if m.kind == "dimension"}
         counted = {(m.start, m.end) for m in matches if m.kind == "dimension" and _COUNTED_RE.search(text[: m.start])}
-        derived = (phrasing.read_aggregate(text, layer, [t for t in taken if t not in dim_spans])
+        top_spans = {t.span() for t in tops}
+        derived = (phrasing.read_aggregate(text, layer, [t for t in taken if t not in dim_spans | top_spans])
                    or phrasing.read_count(text, layer, [t for t in taken if t not in value_spans | counted],
                                           set(layer.tables))
                    or _followup_aggregate(text, sem, previous))
@@ -161,6 +162,8 @@ def plan_question(
         if not derived and asks_count and len(flagged) == 1 and f"rows__{min(flagged)}" in sem.metrics:
             derived = (f"rows__{min(flagged)}", [])  # "fallbacks by lender": the flagged rows are what is counted
         if derived:
+            if top and any(s < top.end() and top.start() < e for s, e in derived[1]):
+                top = None  # "maximum latency": the word was the aggregate, not a ranking
             matches = [m for m in matches if not any(s < m.end and m.start < e for s, e in derived[1])]
             metrics, metric_quality = [derived[0]], 1.0
             taken.extend(derived[1])
@@ -242,11 +245,12 @@ def plan_question(
         if not n and re.search(r"\b(?:ranked|sorted|ordered|rank|sort|order)\b|\b(?:highest|lowest|largest|smallest|"
                                r"most|least|best|worst)\s+(?:first|to\s+\w+est)\b", text):
             limit = None  # "ranked by X, highest first": every row, in order
-        if not dims:
+        if not dims and not (dates.grain and order):  # "which day had the most applications": rank the days
             notes.append("a ranking without a dimension to rank: ignored the ranking")
             order, limit = None, None
     share_span = phrasing.wants_share(text)
-    share = bool(metrics) and bool(share_span) and bool(dims or filters) and all(
+    passing = bool(shape and shape.nested and shape.nested.op)  # "what fraction of applications got an offer"
+    share = bool(metrics) and bool(share_span) and bool(dims or filters or passing) and all(
         sem.metrics[n].format in ("count", "currency_inr") for n in metrics[:1])
     if share and share_span:
         taken.append(share_span)

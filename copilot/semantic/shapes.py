@@ -27,7 +27,8 @@ _AGG_PER_RE = re.compile(r"\b(?P<agg>average|mean|typical|median|maximum|max|min
                          r"amount|total)?\s*(?:of\s+)?(?P<what>[a-z][a-z ]{1,40}?)\s+(?:per|for\s+each|by\s+each|"
                          r"each|an?)\s+(?P<entity>[a-z]+)\b")
 _BARE_PER_RE = re.compile(r"\b(?P<what>[a-z][a-z ]{1,40}?)\s+per\s+(?P<entity>[a-z]+)\b")
-_HOW_MANY_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of|no\s+of|count)\s+(?:distinct\s+|unique\s+)?"
+_HOW_MANY_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of|no\s+of|count|(?P<share>fraction|share|"
+                          r"proportion|percentage|percent)\s+of|(?P<pct>%)\s+of)\s+(?:distinct\s+|unique\s+)?"
                           r"(?P<entity>[a-z]+(?:\s+[a-z]+)?)\b")
 _TIMES = {"once": 1, "twice": 2, "thrice": 3}
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,

@@ -82,6 +82,14 @@ TODAY = dt.date(2024, 11, 20)
         ("risk", "approval rate for women",
          {"metrics": ["approval_rate"], "filters": [{"dimension": "gender", "op": "in", "values": ["female"]}]}),
         ("risk", "kindly share approval ratio partnerwise", {"metrics": ["approval_rate"], "dimensions": ["partner"]}),
+        ("risk", "what fraction of applications received at least one offer",
+         {"metrics": ["approval_count"], "share": True,
+          "nested": {"entity": "applications", "aggregate": "count", "op": ">=", "value": 1.0}}),
+        ("risk", "which day had the most applications",
+         {"metrics": ["application_count"], "grain": "day", "order": "desc", "limit": 1}),
+        ("risk", "busiest day of the week for applications",
+         {"metrics": ["application_count"], "dimensions": ["day_of_week"], "order": "desc", "limit": 1}),
+        ("risk", "what is the maximum latency", {"metrics": ["max__decisions__latency_ms"]}),
         ("risk", "default rate for loans above 2 lakh",
          {"metrics": ["default_rate"], "filters": [{"dimension": "col__loans__principal", "op": ">",
                                                     "values": [200000.0]}]}),
@@ -145,6 +153,12 @@ REFERENCES = [
                           filters=[{"dimension": "col__bureau_reports__bureau_score", "op": ">", "values": [750]}]),
      "SELECT avg(CASE WHEN decision = 'approve' THEN 1.0 ELSE 0 END) FROM decisions "
      "WHERE features.bureau_score > 750"),
+    ("risk", SemanticPlan(metrics=["approval_count"], share=True,
+                          nested=NestedStep(entity="applications", aggregate="count", op=">=", value=1)),
+     "SELECT avg(CASE WHEN n >= 1 THEN 1.0 ELSE 0 END) FROM (SELECT count(*) FILTER (WHERE decision = 'approve') "
+     "AS n FROM decisions GROUP BY application_id)"),
+    ("risk", SemanticPlan(metrics=["application_count"], dimensions=["day_of_week"]),
+     "SELECT dayname(received_at), count(*) FROM applications GROUP BY 1"),
     ("growth", SemanticPlan(metrics=["rows__lenders"], dimensions=["partner"]),
      "SELECT p.name, count(*) FROM partner_lenders pl JOIN partners p USING (partner_id) GROUP BY p.name"),
 ]
