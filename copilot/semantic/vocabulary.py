@@ -44,6 +44,10 @@ GENERIC = _words(
     any some each both many few several other others another such same own more most less least once twice up down
     out off else ever also very too quite really just still even already yet again either neither none whole via
     per than then there here now currently right left much lot something anything everything nothing someone
+    among amongst within across between towards toward beyond
+    make makes made making give gives gave given get gets got getting bring brings brought send sends sent do does
+    did done take takes took taken see seen earn earns earning earned come comes came go goes went
+    pair pairs combination combinations combo combos pairing
     """
 )
 """General analytic words and English closed-class words (determiners, quantifiers, particles): how a question is
