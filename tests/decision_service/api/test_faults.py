@@ -32,6 +32,18 @@ def _load_warehouse(server: ApiServer) -> list[tuple]:
         con.close()
 
 
+def _assert_logged_once(server: ApiServer, answered: list[dict]) -> list[tuple]:
+    """Load the outbox: no decision twice, and every decision of every answered response present; the rows."""
+    rows = _load_warehouse(server)
+    ids = [r[0] for r in rows]
+    assert len(ids) == len(set(ids))
+    in_wh = set(ids)
+    for body in answered:
+        for d in [*body["offers"], *body["not_matched"]]:
+            assert d["decision_id"] in in_wh
+    return rows
+
+
 async def _fire(server: ApiServer, n: int, key: str, offset: int, concurrency: int = 8,
                 idem_prefix: str | None = None) -> list[tuple[int, int, dict | None, float]]:
     """Send n decisions with bounded concurrency; returns (index, status, body, seconds); status 0 = no answer."""
@@ -71,13 +83,7 @@ def test_sigkill_under_load_loses_nothing_and_duplicates_nothing(tmp_path: Path,
         server.stop()
     accepted = [body for _, status, body, _ in results if status == 200]
     assert 0 < len(accepted) < 300, "the kill must land mid-load for this test to mean anything"
-    rows = _load_warehouse(server)
-    ids = [r[0] for r in rows]
-    assert len(ids) == len(set(ids))
-    in_wh = set(ids)
-    for body in accepted:
-        for d in [*body["offers"], *body["not_matched"]]:
-            assert d["decision_id"] in in_wh
+    rows = _assert_logged_once(server, accepted)
     # After a restart, a retried key returns the stored decision and writes nothing new.
     server.start()
     try:

@@ -20,7 +20,7 @@ import pytest
 from decision_service.decision_log.outbox import list_segments, segment_done
 from decision_service.services.launcher import api_command, api_env
 from tests.decision_service.api.conftest import REPO, ApiServer, Bureau, body_for, make_server, wait_http
-from tests.decision_service.api.test_faults import _fire, _load_warehouse
+from tests.decision_service.api.test_faults import _assert_logged_once, _fire, _load_warehouse
 
 
 def _start_workers(server: ApiServer, workers: int = 2) -> Path | None:
@@ -107,13 +107,7 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
     assert len(writers) == 2, f"expected one outbox segment per worker, got writers {writers}"
     accepted = [body for _, status, body, _ in results if status == 200]
     assert 0 < len(accepted) < 1500, "the kill must land mid-load for this test to mean anything"
-    rows = _load_warehouse(server)
-    ids = [r[0] for r in rows]
-    assert len(ids) == len(set(ids))
-    in_wh = set(ids)
-    for body in [*accepted, *(b for _, b in dup)]:
-        for d in [*body["offers"], *body["not_matched"]]:
-            assert d["decision_id"] in in_wh
+    rows = _assert_logged_once(server, [*accepted, *(b for _, b in dup)])
     applications = {r[1] for r in rows}
     assert all(next(iter(ids_)) in applications for ids_ in by_key.values())
     logged_dups = [r for r in server.outbox_records() if (r.get("idempotency") or {}).get("key", "").startswith("dup-")]
