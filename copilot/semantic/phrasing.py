@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from copilot.models import PlanFilter
 from copilot.semantic.columns import ColumnLayer, ColumnRef
@@ -36,14 +37,76 @@ _SCALES = {"lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "cr
            "thousand": 1e3, "thousands": 1e3, "k": 1e3, "million": 1e6, "millions": 1e6, "mn": 1e6}
 _SCALE_RE = re.compile(r"\b(?:in|as|into)\s+(?:rs\.?\s+|rupees\s+|inr\s+)?(?P<u>lakhs?|lacs?|crores?|cr|thousands?|"
                        r"millions?|mn)\b")
-_OPS = [
-    (">=", r"at\s+least|no\s+less\s+than|not\s+less\s+than|minimum\s+of|>="),
-    ("<=", r"at\s+most|no\s+more\s+than|not\s+more\s+than|up\s+to|maximum\s+of|<="),
-    (">", r"more\s+than|greater\s+than|higher\s+than|larger\s+than|bigger\s+than|longer\s+than|slower\s+than|"
-          r"above|over|exceeding|exceeds?|in\s+excess\s+of|>"),
-    ("<", r"less\s+than|lower\s+than|smaller\s+than|shorter\s+than|faster\s+than|fewer\s+than|below|under|"
-          r"within|<"),
-]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison phrase (a regex) and the operator it means, with the readers that accept it.
+
+    ``values``: a threshold on a column or a metric ("above 5 lakh", "under 20%"), read here. ``counts``: how often
+    an entity did something ("applied more than once", "exactly two offers"), read by :mod:`copilot.semantic.shapes`.
+    The count reader accepts a subset of the phrases plus "exactly"/"only"/"just" as "="; the value reader has never
+    read those three (before an amount they are emphasis: "only 5 lakh"), so they are counts-only here.
+    """
+
+    op: str
+    pattern: str
+    values: bool = True
+    counts: bool = False
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(">=", r"at\s+least", counts=True),
+    Comparison(">=", r"no\s+less\s+than"),
+    Comparison(">=", r"not\s+less\s+than"),
+    Comparison(">=", r"minimum\s+of", counts=True),
+    Comparison(">=", r">="),
+    Comparison("<=", r"at\s+most", counts=True),
+    Comparison("<=", r"no\s+more\s+than"),
+    Comparison("<=", r"not\s+more\s+than"),
+    Comparison("<=", r"up\s+to", counts=True),
+    Comparison("<=", r"maximum\s+of", counts=True),
+    Comparison("<=", r"<="),
+    Comparison(">", r"more\s+than", counts=True),
+    Comparison(">", r"greater\s+than", counts=True),
+    Comparison(">", r"higher\s+than"),
+    Comparison(">", r"larger\s+than"),
+    Comparison(">", r"bigger\s+than"),
+    Comparison(">", r"longer\s+than"),
+    Comparison(">", r"slower\s+than"),
+    Comparison(">", r"above", counts=True),
+    Comparison(">", r"over", counts=True),
+    Comparison(">", r"exceeding"),
+    Comparison(">", r"exceeds?"),
+    Comparison(">", r"in\s+excess\s+of"),
+    Comparison(">", r">"),
+    Comparison("<", r"less\s+than", counts=True),
+    Comparison("<", r"lower\s+than"),
+    Comparison("<", r"smaller\s+than"),
+    Comparison("<", r"shorter\s+than"),
+    Comparison("<", r"faster\s+than"),
+    Comparison("<", r"fewer\s+than", counts=True),
+    Comparison("<", r"below", counts=True),
+    Comparison("<", r"under", counts=True),
+    Comparison("<", r"within"),
+    Comparison("<", r"<"),
+    Comparison("=", r"exactly", values=False, counts=True),
+    Comparison("=", r"only", values=False, counts=True),
+    Comparison("=", r"just", values=False, counts=True),
+)
+"""The one table of comparison phrases. Order matters: it is the order of the alternatives in each regex."""
+
+
+def comparison_ops(reader: Literal["values", "counts"]) -> list[tuple[str, str]]:
+    """``(op, alternation)`` per operator for one reader (``"values"`` or ``"counts"``), in table order."""
+    ops: dict[str, list[str]] = {}
+    for c in COMPARISONS:
+        if getattr(c, reader):
+            ops.setdefault(c.op, []).append(c.pattern)
+    return [(op, "|".join(patterns)) for op, patterns in ops.items()]
+
+
+_OPS = comparison_ops("values")
 _NUM = r"(?:rs\.?\s*|inr\s*|₹\s*)?(?P<num>\d+(?:,\d{2,3})*(?:\.\d+)?)\s*(?P<unit>lakhs?|lacs?|l\b|crores?|cr\b|" \
        r"k\b|thousand|mn\b|million|seconds?|secs?|s\b|milliseconds?|ms\b|minutes?|mins?|%|percent|days?)?"
 _THRESHOLD_RES = [(op, re.compile(rf"(?<![\w])(?:{pat})\s*(?:of\s+)?{_NUM}")) for op, pat in _OPS]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from copilot.models import MetricCondition, NestedStep
+from copilot.semantic.phrasing import comparison_ops
 from copilot.semantic.view import TeamSemantics
 
 Span = tuple[int, int]
@@ -33,9 +34,8 @@ _HOW_MANY_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of|no\s+of|count
 _TIMES = {"once": 1, "twice": 2, "thrice": 3}
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                  "ten": 10, "a": 1, "an": 1, "single": 1}
-_COMPARE = [(">", r"more\s+than|over|above|greater\s+than"), (">=", r"at\s+least|(?:a\s+)?minimum\s+of"),
-            ("<", r"fewer\s+than|less\s+than|under|below"), ("<=", r"at\s+most|(?:a\s+)?maximum\s+of|up\s+to"),
-            ("=", r"exactly|only|just")]
+# the count reader's view of the one comparison table ("more than once", "at least 3 offers", "exactly two")
+_COMPARE = comparison_ops("counts")
 _QUANTITY = (r"(?P<n>\d+|" + "|".join(_NUMBER_WORDS) + r")\s*(?P<noun>times?|[a-z]+(?:\s+[a-z]+)?)?"
              r"|(?P<t>once|twice|thrice)")
 _THRESHOLD_RE = re.compile(rf"(?P<verb>\b[a-z]+(?:\s+(?:a|an|any))?)\s+(?P<op>{'|'.join(p for _, p in _COMPARE)})\s+"

@@ -14,6 +14,7 @@ import pytest
 
 from copilot.models import NestedStep, SemanticPlan
 from copilot.semantic.derived import compile_derived
+from copilot.semantic.phrasing import COMPARISONS, comparison_ops, read_thresholds
 from copilot.semantic.planner import plan_question
 from copilot.semantic.view import team_semantics
 from guardrails.teams import validate_for_team
@@ -207,3 +208,36 @@ def test_follow_ups_move_or_compare_the_window(first: str, follow_up: str, expec
 def test_a_window_compared_with_the_day_before_in_one_question() -> None:
     plan = plan_question("approvals yesterday vs the day before", team_semantics("risk"), TODAY).plan
     assert plan is not None and plan.compare_previous and plan.time_window is not None
+
+
+@pytest.mark.parametrize(
+    ("question", "op", "value"),
+    [
+        ("how many customers applied exactly twice", "=", 2.0),
+        ("how many customers applied only once", "=", 1.0),
+        ("how many customers applied a minimum of 3 times", ">=", 3.0),
+        ("how many customers applied up to 2 times", "<=", 2.0),
+        ("how many customers applied fewer than 3 times", "<", 3.0),
+    ],
+)
+def test_count_thresholds_read_from_the_shared_comparison_table(question: str, op: str, value: float) -> None:
+    """The count reader's phrases come from :data:`copilot.semantic.phrasing.COMPARISONS` ("exactly" included)."""
+    plan = plan_question(question, team_semantics("growth"), TODAY).plan
+    assert plan is not None and plan.nested is not None
+    assert (plan.nested.entity, plan.nested.aggregate, plan.nested.op, plan.nested.value) == (
+        "applicants", "count", op, value)
+
+
+def test_counts_only_phrases_are_not_value_thresholds() -> None:
+    """"exactly"/"only"/"just" are "=" to the count reader and nothing to the value reader: one table, two views,
+    and the value reader's view is exactly what it was before the tables were merged."""
+    values, counts = dict(comparison_ops("values")), dict(comparison_ops("counts"))
+    assert set(values) == {">=", "<=", ">", "<"} and set(counts) == {">=", "<=", ">", "<", "="}
+    for op, alternation in counts.items():  # every count phrase but the "=" ones is also a value phrase
+        if op != "=":
+            assert set(alternation.split("|")) <= set(values[op].split("|")), op
+    assert [c.pattern for c in COMPARISONS if c.op == "=" and c.values] == []
+    sem = team_semantics("growth")
+    assert read_thresholds("loans with principal exactly 2 lakh", sem.columns, []).filters == []
+    found = read_thresholds("loans with principal at least 2 lakh", sem.columns, []).filters
+    assert [(f.dimension, f.op, f.values) for f in found] == [("col__loans__principal", ">=", [200000.0])]
