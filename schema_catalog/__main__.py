@@ -1,6 +1,7 @@
 """CLI: ``python -m schema_catalog check|index|retrieve``.
 
-- ``check``    fails (exit 1) if a warehouse column has no description or a metric/dimension's SQL does not run.
+- ``check``    fails (exit 1) if a warehouse column has no description or a metric/dimension's SQL does not run (or
+               breaks its time/memory budget); pairings the copilot refuses (fan-out joins) are listed as SKIP.
 - ``index``    builds or updates the per-team Chroma index (incremental; a corrupt store is moved aside and rebuilt).
 - ``retrieve`` prints the retrieved context of one question (for debugging the catalog).
 """
@@ -12,6 +13,7 @@ import importlib
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,14 +45,24 @@ def _load_validator(spec: str) -> Callable[[str, str], None]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from schema_catalog.check import check_catalog
+    from schema_catalog.check import check_catalog, get_check_settings
 
+    overrides = {k: v for k, v in (("timeout_s", args.timeout), ("memory_limit", args.memory_limit),
+                                   ("rss_limit_mb", args.rss_limit_mb)) if v is not None}
+    settings = get_check_settings().model_copy(update=overrides)
     con, where = _open_warehouse(args.warehouse)
-    report = check_catalog(con)
-    con.close()
+    started = time.monotonic()
+    try:
+        report = check_catalog(con, settings=settings, progress=not args.quiet)
+    finally:
+        con.close()
+    for skip in report.skipped:
+        print(f"SKIP {skip}")
     for problem in report.problems:
         print(f"FAIL {problem}", file=sys.stderr)
-    print(f"checked on {where}: {report.queries_run} queries run, {len(report.problems)} problem(s)")
+    print(f"checked on {where} in {time.monotonic() - started:.1f} s: {report.queries_run} queries run; "
+          f"metric x dimension combinations: {report.combinations_run} run, {report.combinations_failed} failed, "
+          f"{len(report.skipped)} skipped (fan-out); {len(report.problems)} problem(s)")
     return 1 if report.problems else 0
 
 
@@ -89,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check", help="check descriptions and that every metric/dimension runs")
     p.add_argument("--warehouse", help="DuckDB file to check against (default: the replica)")
+    p.add_argument("--timeout", type=float, help="seconds one query may run (default: CREDIT_CATALOG_CHECK_TIMEOUT_S)")
+    p.add_argument("--memory-limit", help="DuckDB memory_limit while checking, e.g. 2GB "
+                   "(default: CREDIT_CATALOG_CHECK_MEMORY_LIMIT)")
+    p.add_argument("--rss-limit-mb", type=int, help="process RSS (MiB) at which a query is interrupted "
+                   "(default: CREDIT_CATALOG_CHECK_RSS_LIMIT_MB)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("index", help="build or update the per-team Chroma index")
     p.add_argument("--warehouse", help="DuckDB file to read sample values from (default: the replica)")

@@ -16,6 +16,7 @@ import duckdb
 
 from copilot.semantic.columns import ColumnLayer, build_column_layer
 from schema_catalog.catalog import Catalog, JoinStep, NoJoinPathError, build_catalog, extract_samples
+from schema_catalog.joins import many_to_one_path
 from schema_catalog.semantic import Dimension, Metric
 from schema_catalog.teams import TeamScope
 
@@ -81,16 +82,10 @@ class TeamSemantics:
         """The catalog's join path from ``start`` to ``goal`` if every step is many-to-one, else None (cached)."""
         key = (start, goal)
         if key not in self._paths:
-            try:
-                path: list[JoinStep] | None = self.catalog.join_path(start, goal)
-            except NoJoinPathError:
+            try:  # the fan-out rule lives in schema_catalog.joins, shared with the catalog check
+                path: list[JoinStep] | None = many_to_one_path(self.catalog, start, goal)
+            except NoJoinPathError:  # no path, or FanOutJoinError: a one-to-many step, refuse rather than fan out
                 path = None
-            if path is not None:
-                for step in path:
-                    ref = self.catalog.column(step.left_table, step.left_column).references
-                    if ref != f"{step.right_table}.{step.right_column}":
-                        path = None  # a one-to-many step: refuse rather than fan out
-                        break
             self._paths[key] = path
         return self._paths[key]
 
