@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     scoring_max_batch: int = Field(default=64, ge=1)
     """Most requests scored together in one micro-batch (requests arriving during a batch form the next one)."""
 
+    scoring_max_inflight: int = Field(default=2, ge=1)
+    """Micro-batches scored at the same time. While all are busy, arrivals queue into the next, bigger batch: fewer
+    batches cost less per decision (per-call overhead of the model, policy and thread hand-over), more batches in
+    flight cost a request less waiting. A batch whose model times out frees its slot at ``model_timeout_s``."""
+
+    metrics_flush_s: float = Field(default=1.0, gt=0)
+    """How often the hot path's tallied metrics (decisions, stage and lender latencies, cache hits, HTTP statuses)
+    are written to the Prometheus values. A scrape flushes its own worker first; with several workers the others'
+    figures lag by at most this long. Per-request Prometheus updates cost ~7% of the event loop with several
+    workers (locked writes into mmap'd files), a tally costs a dict addition."""
+
     # --- bureau ---
     bureau_url: str = "http://127.0.0.1:8701"
     """Base URL of the credit bureau (the simulator in development)."""

@@ -16,23 +16,13 @@ from starlette.requests import ClientDisconnect
 
 from decision_service.api.errors import error_body
 from decision_service.errors import PayloadTooLargeError
-from decision_service.observability import HTTP_REQUESTS, request_id_var
+from decision_service.observability import HTTP_REQUESTS, TALLY, request_id_var
 from decision_service.services.ids import new_request_id
 
 log = logging.getLogger("decision_service.access")
 
 _RID_OK = re.compile(rb"^[A-Za-z0-9._-]{8,64}$")
 _KNOWN_ROUTES = {"/v1/decisions", "/v1/prefetch", "/v1/ping", "/healthz", "/readyz", "/metrics"}
-_COUNTERS: dict[tuple[str, int], Any] = {}  # metric children by (route, status): ``labels()`` costs a lock per call
-
-
-def _count(route: str, status: int) -> None:
-    child = _COUNTERS.get((route, status))
-    if child is None:
-        child = _COUNTERS[(route, status)] = HTTP_REQUESTS.labels(route, str(status))
-    child.inc()
-
-
 class RequestContextMiddleware:
     def __init__(self, app: Any, *, max_body_bytes: int, access_log: bool = True) -> None:
         """``app``: the FastAPI app (as a middleware of its stack), or a plain ASGI handler of a fast route (wrapped
@@ -102,7 +92,7 @@ class RequestContextMiddleware:
         finally:
             path = scope["path"]
             route = path if path in _KNOWN_ROUTES else "other"
-            _count(route, status_holder[0])
+            TALLY.inc(HTTP_REQUESTS, route, str(status_holder[0]))
             if self.access_log:
                 log.info("request", extra={"method": scope["method"], "path": path, "status": status_holder[0],
                                            "duration_ms": round((time.perf_counter() - t0) * 1000, 3)})

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from decision_service.observability import BUREAU_CACHE
+from decision_service.observability import BUREAU_CACHE, TALLY
 from decision_service.services.redis_guard import REDIS_ERRORS, RedisGuard
 
 
@@ -73,7 +73,7 @@ class BureauCache:
     async def get(self, pan: str) -> CachedReport | None:
         entry = self.local.get(pan)
         if entry is not None:
-            BUREAU_CACHE.labels("hit", "memory").inc()
+            TALLY.inc(BUREAU_CACHE, "hit", "memory")
             return entry
         if self.guard.available:
             try:
@@ -86,11 +86,11 @@ class BureauCache:
                 entry = CachedReport(data["report"], float(data["fetched_at"]))
                 if entry.age_s() <= self.ttl_s:
                     self.local.set(pan, entry)
-                    BUREAU_CACHE.labels("hit", "redis").inc()
+                    TALLY.inc(BUREAU_CACHE, "hit", "redis")
                     return entry
-                BUREAU_CACHE.labels("expired", "redis").inc()
+                TALLY.inc(BUREAU_CACHE, "expired", "redis")
                 return None
-        BUREAU_CACHE.labels("miss", "redis" if self.guard.client is not None else "memory").inc()
+        TALLY.inc(BUREAU_CACHE, "miss", "redis" if self.guard.client is not None else "memory")
         return None
 
     async def set(self, pan: str, entry: CachedReport) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from decision_service.errors import OutboxClosedError
-from decision_service.observability import OUTBOX_BATCH
+from decision_service.observability import OUTBOX_BATCH, TALLY
 
 SEGMENT_GLOB = "seg-*.jsonl"
 ARCHIVE_DIR = "archive"
@@ -156,7 +156,7 @@ class Outbox:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            OUTBOX_BATCH.observe(len(batch))
+            TALLY.observe(OUTBOX_BATCH, len(batch))
             for _, fut in batch:
                 if not fut.done():
                     fut.set_result(None)

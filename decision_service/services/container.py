@@ -18,6 +18,7 @@ from typing import Any
 from decision_service.bureau.cache import BureauCache
 from decision_service.bureau.client import BureauClient, BureauService
 from decision_service.decision_log.outbox import Outbox
+from decision_service.observability import TALLY
 from decision_service.services.assembly import ApplicantDirectory
 from decision_service.services.auth import ApiKeyAuthenticator
 from decision_service.services.decisions import DecisionOrchestrator, Marketplace
@@ -72,7 +73,8 @@ class ServiceContainer:
         self.executor = ThreadPoolExecutor(max_workers=settings.scoring_threads, thread_name_prefix="score")
         self.engine = DecisionEngine(self.registry, self.policies)
         self.scorer = BatchScorer(self.engine, self.executor, settings.model_timeout_s,
-                                  max_batch=settings.scoring_max_batch)
+                                  max_batch=settings.scoring_max_batch,
+                                  max_inflight=settings.scoring_max_inflight)
         self.bureau_client = BureauClient(
             settings.bureau_url, timeout_s=settings.bureau_timeout_s, retries=settings.bureau_retries,
             budget_s=settings.bureau_budget_s, breaker_fail_max=settings.breaker_fail_max,
@@ -84,6 +86,7 @@ class ServiceContainer:
         self.orchestrator = DecisionOrchestrator(self.bureau, self.directory, self.scorer, self.marketplace,
                                                  self.outbox)
         self._reloader: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     def models_status(self) -> dict[str, str]:
         """Per lender: the champion version in force, or why there is none."""
@@ -124,6 +127,12 @@ class ServiceContainer:
             except Exception:
                 log.exception("registry reload failed; keeping the models in force")
 
+    async def _flush_metrics(self) -> None:
+        """Hot-path metrics are tallied in memory (``observability.TALLY``); write them out on a short period."""
+        while True:
+            await asyncio.sleep(self.settings.metrics_flush_s)
+            TALLY.flush()
+
     async def start(self) -> None:
         sys.setswitchinterval(self.settings.gil_switch_interval_s)
         replayed = self.idempotency.replay_outbox(self.settings.outbox_dir)
@@ -131,15 +140,18 @@ class ServiceContainer:
         await self.outbox.start()
         await self.scorer.start()
         self._reloader = asyncio.create_task(self._reload_models(), name="registry-reload")
+        self._flusher = asyncio.create_task(self._flush_metrics(), name="metrics-flush")
         log.info("decision service started", extra={"idempotency_keys_replayed": replayed,
                                                      "models": self.models_status(),
                                                      "redis": bool(self.settings.redis_url)})
 
     async def stop(self) -> None:
-        if self._reloader is not None:
-            self._reloader.cancel()
+        for task in (self._reloader, self._flusher):
+            if task is not None:
+                task.cancel()
         await self.scorer.stop()
         await self.outbox.close()
+        TALLY.flush()
         await self.bureau_client.aclose()
         await self.redis.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

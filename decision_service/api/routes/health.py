@@ -52,7 +52,9 @@ async def readyz(container: ContainerDep) -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics")
 async def metrics(container: ContainerDep) -> Response:
-    from decision_service.observability import BREAKER_STATE
+    from decision_service.observability import BREAKER_STATE, TALLY
+
+    TALLY.flush()
 
     state = await container.bureau_client.breaker_state()
     BREAKER_STATE.set({"closed": 0, "half-opened": 1, "opened": 2}.get(state, 0))
