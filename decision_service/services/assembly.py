@@ -106,35 +106,51 @@ class ApplicantDirectory:
         return info
 
 
-_NAN_BUREAU = {k: np.array([np.nan]) for k in BUREAU_KEYS}
+APP_DTYPES: dict[str, Any] = {
+    "requested_amount": np.float64, "requested_tenure_months": np.float64, "employment_type": object,
+    "monthly_income": np.float64, "employer_tenure_months": np.float64, "existing_emi": np.float64,
+    "date_of_birth": "datetime64[D]", "received_at": "datetime64[us]",
+}
+"""The application columns ``build_features`` takes, with the dtype each request's value becomes."""
+BUREAU_DTYPES: dict[str, Any] = dict.fromkeys(BUREAU_KEYS, np.float64)
+_NAN_BUREAU = dict.fromkeys(BUREAU_KEYS, np.nan)
+
+Row = dict[str, Any]
 
 
 def raw_inputs(req: DecisionRequest, bureau: BureauResult, applicant: ApplicantInfo, received_at: dt.datetime
-               ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The (app, bureau, history) column arrays (n=1) that ``build_features`` takes; batched by the scorer."""
+               ) -> tuple[Row, Row, dict[str, np.ndarray]]:
+    """One request's application and bureau values (plain Python scalars) and its history columns (n=1).
+
+    Scalars, not one-element arrays: the scorer builds each column once per micro-batch (:func:`columns`), in its
+    worker thread, instead of the event loop building ~20 tiny arrays per request and the scorer concatenating them
+    (measured at ~7% of the event-loop thread on the warm path).
+    """
     a = req.application
     app = {
-        "requested_amount": np.array([a.requested_amount]),
-        "requested_tenure_months": np.array([float(a.requested_tenure_months)]),
-        "employment_type": np.array([a.employment_type], dtype=object),
-        "monthly_income": np.array([a.monthly_income]),
-        "employer_tenure_months": np.array([float(a.employer_tenure_months)]),
-        "existing_emi": np.array([a.existing_emi]),
-        "date_of_birth": np.array([req.applicant.date_of_birth], dtype="datetime64[D]"),
-        "received_at": np.array([received_at], dtype="datetime64[us]"),
+        "requested_amount": a.requested_amount, "requested_tenure_months": a.requested_tenure_months,
+        "employment_type": a.employment_type, "monthly_income": a.monthly_income,
+        "employer_tenure_months": a.employer_tenure_months, "existing_emi": a.existing_emi,
+        "date_of_birth": req.applicant.date_of_birth, "received_at": received_at,
     }
     if bureau.report is None:
         b = _NAN_BUREAU
     else:
         r = bureau.report
-        b = {k: np.array([np.nan if r.get(k) is None else float(r[k])]) for k in BUREAU_KEYS}
+        b = {k: np.nan if r.get(k) is None else float(r[k]) for k in BUREAU_KEYS}
     return app, b, applicant.history
+
+
+def columns(rows: list[Row], dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The rows' values as one array per key, in ``dtypes``' dtype (the column form ``build_features`` takes)."""
+    return {k: np.array([r[k] for r in rows], dtype=dt_) for k, dt_ in dtypes.items()}
 
 
 def assemble_features(req: DecisionRequest, bureau: BureauResult, applicant: ApplicantInfo,
                       received_at: dt.datetime) -> dict[str, np.ndarray]:
     """The model's feature vector for this request alone (n=1), through the shared feature module."""
-    return build_features(*raw_inputs(req, bureau, applicant, received_at))
+    app, b, history = raw_inputs(req, bureau, applicant, received_at)
+    return build_features(columns([app], APP_DTYPES), columns([b], BUREAU_DTYPES), history)
 
 
 _BUREAU_FIELDS = frozenset({"bureau_score", "dpd30_count_12m", "dpd90_count_12m", "enquiries_90d", "utilisation_pct",

@@ -84,7 +84,7 @@ class ServiceContainer:
         self.outbox = Outbox(settings.outbox_dir, segment_bytes=settings.outbox_segment_bytes,
                              group_commit_ms=settings.outbox_group_commit_ms)
         self.orchestrator = DecisionOrchestrator(self.bureau, self.directory, self.scorer, self.marketplace,
-                                                 self.outbox)
+                                                 self.outbox, deadline_s=settings.decision_deadline_s)
         self._reloader: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
 

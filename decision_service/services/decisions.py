@@ -74,13 +74,15 @@ class DecisionOrchestrator:
     """One request end to end: bureau + history, features, lenders, outbox record, response body."""
 
     def __init__(self, bureau: BureauService, directory: ApplicantDirectory, scorer: BatchScorer,
-                 marketplace: Marketplace, outbox: Any, lookup_timeout_s: float = 0.25) -> None:
+                 marketplace: Marketplace, outbox: Any, lookup_timeout_s: float = 0.25,
+                 deadline_s: float = 2.5) -> None:
         self.bureau = bureau
         self.directory = directory
         self.scorer = scorer
         self.marketplace = marketplace
         self.outbox = outbox
         self.lookup_timeout_s = lookup_timeout_s
+        self.deadline_s = deadline_s
 
     async def _applicant(self, pan: str, received_at: Any) -> ApplicantInfo:
         hit = self.directory.cached(pan)
@@ -119,7 +121,8 @@ class DecisionOrchestrator:
         t = time.perf_counter()
         app, bureau_cols, history = raw_inputs(req, bureau, applicant, received_at)
         lenders = self.marketplace.partner_lenders.get(partner_id, ())
-        features, outcomes = await self.scorer.submit(app, bureau_cols, history, lenders, bureau.report is not None)
+        features, outcomes = await self.scorer.submit(app, bureau_cols, history, lenders, bureau.report is not None,
+                                                      deadline=started + self.deadline_s)
         timings["scoring"] = (time.perf_counter() - t) * 1000  # features + every lender, batched with neighbours
 
         application_id = new_id("RA")

@@ -63,6 +63,11 @@ class IdempotencyStore:
         client = self.guard.client
         try:
             if await client.set(self._claim_key(partner_id, key), digest, nx=True, px=CLAIM_TTL_MS):  # type: ignore[union-attr]
+                # The holder we waited for may have stored its answer and released the claim between our last look
+                # and this claim: look once more, now that the key is ours, or we would decide it a second time.
+                if await client.exists(self._redis_key(partner_id, key)):  # type: ignore[union-attr]
+                    await client.delete(self._claim_key(partner_id, key))  # type: ignore[union-attr]
+                    return False
                 return True
             holder = await client.get(self._claim_key(partner_id, key))  # type: ignore[union-attr]
         except REDIS_ERRORS as exc:

@@ -31,6 +31,7 @@ import orjson
 
 from decision_service.features import FEATURE_NAMES, build_features, to_matrix
 from decision_service.observability import DECISIONS, FALLBACKS, LENDER_SECONDS, TALLY
+from decision_service.services.assembly import APP_DTYPES, BUREAU_DTYPES, Row, columns
 from decision_service.services.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -150,17 +151,20 @@ class DecisionEngine:
 
 @dataclass
 class _Item:
-    app: Columns
-    bureau: Columns
+    app: Row
+    bureau: Row
     history: Columns
     lenders: tuple[str, ...]
     bureau_ok: bool
     future: asyncio.Future[tuple[bytes, list[LenderOutcome]]]
+    deadline: float = math.inf  # perf_counter time by which this request's lenders must be decided
 
 
-def _concat(items: list[_Item], attr: str) -> Columns:
-    first = getattr(items[0], attr)
-    return {k: np.concatenate([getattr(it, attr)[k] for it in items]) for k in first}
+def _batch_features(items: list[_Item]) -> Columns:
+    """Features of every row of the batch, through the shared ``build_features``."""
+    history = {k: np.concatenate([it.history[k] for it in items]) for k in items[0].history}
+    return build_features(columns([it.app for it in items], APP_DTYPES),
+                          columns([it.bureau for it in items], BUREAU_DTYPES), history)
 
 
 class BatchScorer:
@@ -191,11 +195,13 @@ class BatchScorer:
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 
-    async def submit(self, app: Columns, bureau: Columns, history: Columns, lenders: tuple[str, ...],
-                     bureau_ok: bool) -> tuple[bytes, list[LenderOutcome]]:
+    async def submit(self, app: Row, bureau: Row, history: Columns, lenders: tuple[str, ...],
+                     bureau_ok: bool, *, deadline: float = math.inf) -> tuple[bytes, list[LenderOutcome]]:
+        """``deadline`` (``time.perf_counter()`` scale): models still running then, or not started by then because
+        the request waited in the queue, are replaced by the fallback (reason ``deadline``)."""
         assert self._wakeup is not None, "BatchScorer.start() was not called"
         fut: asyncio.Future[tuple[bytes, list[LenderOutcome]]] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Item(app, bureau, history, lenders, bureau_ok, fut))
+        self._queue.append(_Item(app, bureau, history, lenders, bureau_ok, fut, deadline))
         self._wakeup.set()
         return await fut
 
@@ -220,7 +226,7 @@ class BatchScorer:
         the event loop and a worker thread costs the loop a GIL switch.
         """
         t0 = time.perf_counter()
-        features = build_features(_concat(batch, "app"), _concat(batch, "bureau"), _concat(batch, "history"))
+        features = _batch_features(batch)
         done[_FEATURES] = features
         done[_ROWS] = feature_rows(features)
         for lid in lenders:
@@ -245,20 +251,25 @@ class BatchScorer:
         try:
             lenders = self._lender_order({lid for it in batch for lid in it.lenders})
             done: dict[str, Any] = {}
-            loop = asyncio.get_running_loop()
-            job = loop.run_in_executor(self.executor, self._score_all, batch, lenders, done)
-            with contextlib.suppress(TimeoutError):  # what finished in time is in ``done``; the rest falls back
-                await asyncio.wait_for(job, self.model_timeout_s)
+            # The models' own budget, shortened when a request of the batch is near its decision deadline (it queued
+            # behind a hanging model or an overload): the fallback then answers it in time instead of the models.
+            budget = min(self.model_timeout_s, min(it.deadline for it in batch) - t0)
+            cut = budget < self.model_timeout_s
+            if budget > 0:
+                loop = asyncio.get_running_loop()
+                job = loop.run_in_executor(self.executor, self._score_all, batch, lenders, done)
+                with contextlib.suppress(TimeoutError):  # what finished in time is in ``done``; the rest falls back
+                    await asyncio.wait_for(job, budget)
             running = done.get(_RUNNING)  # the lender that held the batch up, if the deadline passed
             features = done.get(_FEATURES)
             if features is None:  # the job never got to start (all threads busy): features here, models fall back
-                features = build_features(_concat(batch, "app"), _concat(batch, "bureau"), _concat(batch, "history"))
+                features = _batch_features(batch)
             rows = done.get(_ROWS)
             if rows is None:
                 rows = feature_rows(features)
             results: list[dict[str, LenderOutcome]] = [{} for _ in batch]
             for lid in lenders:
-                self._collect(lid, batch, features, done, results, t0, lid == running)
+                self._collect(lid, batch, features, done, results, t0, lid == running, cut)
             for i, it in enumerate(batch):
                 if not it.future.done():
                     it.future.set_result((rows[i], [results[i][lid] for lid in it.lenders]))
@@ -270,7 +281,7 @@ class BatchScorer:
             self._slots.release()
 
     def _collect(self, lender_id: str, batch: list[_Item], features: Columns, done: dict[str, Any],
-                 results: list[dict[str, LenderOutcome]], t0: float, was_running: bool) -> None:
+                 results: list[dict[str, LenderOutcome]], t0: float, was_running: bool, cut: bool) -> None:
         """This lender's outcomes: the model's when it finished in time, else the fallback's (with the reason)."""
         rows = [i for i, it in enumerate(batch) if lender_id in it.lenders]
         model_rows = [i for i in rows if batch[i].bureau_ok]
@@ -287,8 +298,8 @@ class BatchScorer:
             if not self.engine.can_score(lender_id):
                 why = "model_unavailable"
             elif scored is None:
-                why = "timeout"
-                if was_running:  # it, not a lender before it, used up the time: it goes last from now on
+                why = "deadline" if cut else "timeout"
+                if was_running and not cut:  # it, not a lender before it, used up the time: it goes last from now on
                     self._slow.add(lender_id)
             elif isinstance(scored, self.engine.unavailable):
                 why = "model_unavailable"

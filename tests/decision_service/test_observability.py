@@ -47,7 +47,7 @@ def test_tallied_counter_sums_per_label_set_and_flushes_once() -> None:
     tallied = Counter("decisions", "x", ["lender", "decision"], registry=tally_reg)
     tally = Tally()
     for i in range(300):
-        labels = ("L0%d" % (i % 3), ("approve", "refer", "decline")[i % 7 % 3])
+        labels = (f"L0{i % 3}", ("approve", "refer", "decline")[i % 7 % 3])
         direct.labels(*labels).inc(1 + i % 2)
         tally.inc(tallied, *labels, amount=1 + i % 2)
     assert tally_reg.get_sample_value("decisions_total", {"lender": "L00", "decision": "approve"}) is None

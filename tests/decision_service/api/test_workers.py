@@ -120,8 +120,11 @@ def test_two_workers_sigkill_exactly_once_and_concurrent_duplicates_decided_once
                            headers={"X-API-Key": server.keys["P04"], "Idempotency-Key": f"w-{i}"})
         assert retry.status_code == 200 and retry.json()["replayed"] is True
         assert retry.json()["application_id"] == first["application_id"]
-        metrics = httpx.get(f"{server.url}/metrics").text  # one scrape reports both workers' files
-        assert "http_requests_total" in metrics
+        # one scrape reports both workers' files; the worker that answered writes its tally within metrics_flush_s
+        deadline = time.monotonic() + 5
+        while "http_requests_total" not in httpx.get(f"{server.url}/metrics").text:
+            assert time.monotonic() < deadline, "the answering worker's metrics never reached the scrape"
+            time.sleep(0.2)
     finally:
         server.stop()
         if scratch[-1] is not None:

@@ -47,7 +47,7 @@ async def _decide(engine: DecisionEngine, n: int, lenders: tuple[str, ...]) -> l
         scorer = BatchScorer(engine, pool, model_timeout_s=0.3)
         await scorer.start()
         try:
-            rows = [({k: v[i: i + 1] for k, v in app.items()}, {k: v[i: i + 1] for k, v in bureau.items()},
+            rows = [({k: v[i] for k, v in app.items()}, {k: v[i] for k, v in bureau.items()},
                      {k: v[i: i + 1] for k, v in history.items()}) for i in range(n)]
             got = await asyncio.gather(*(scorer.submit(a, b, h, lenders, True) for a, b, h in rows))
         finally:
@@ -82,7 +82,8 @@ def test_lender_that_timed_out_is_scored_last() -> None:
             scorer = BatchScorer(engine, pool, model_timeout_s=0.3)
             await scorer.start()
             try:
-                _, outcomes = await scorer.submit(app, bureau, history, ("L03", "L04", "L05"), True)
+                one_app, one_bureau = {k: v[0] for k, v in app.items()}, {k: v[0] for k, v in bureau.items()}
+                _, outcomes = await scorer.submit(one_app, one_bureau, history, ("L03", "L04", "L05"), True)
             finally:
                 await scorer.stop()
             return scorer._lender_order({"L03", "L04", "L05"}), outcomes
@@ -113,3 +114,65 @@ def test_feature_rows_are_the_per_row_floats_with_nan_as_null() -> None:
         saw_null |= None in expected.values()
         assert raw == orjson.dumps(expected)
     assert saw_null, "synthetic inputs should include missing features (thin files, first-time borrowers)"
+
+
+def test_batch_features_from_request_scalars_equal_the_column_path() -> None:
+    """Requests hand the scorer plain scalars; the batch's features must be exactly what ``build_features`` gives
+    on the same data as columns (the training and backfill form), NaN and missing bureau reports included."""
+    from decision_service.features import build_features
+    from decision_service.services.scoring import _batch_features, _Item
+
+    app, bureau, history = synthetic_inputs(40, seed=5)
+    bureau = {k: v.copy() for k, v in bureau.items()}
+    bureau["bureau_score"][::7] = np.nan
+    items = [_Item({k: v[i] for k, v in app.items()}, {k: float(v[i]) for k, v in bureau.items()},
+                   {k: v[i: i + 1] for k, v in history.items()}, ("L03",), True, None)  # type: ignore[arg-type]
+             for i in range(40)]
+    got, want = _batch_features(items), build_features(app, bureau, history)
+    assert list(got) == list(want)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+@pytest.mark.parametrize(("behaviour", "deadline_in_s", "want_reason"), [
+    ({"L03": "ok", "L04": "ok"}, -0.01, "deadline"),  # queued past its deadline: the models are not even started
+    ({"L03": "ok", "L04": "slow"}, 0.15, "deadline"),  # deadline before the model budget (0.3 s): cut at 0.15 s
+    ({"L03": "ok", "L04": "slow"}, 5.0, "timeout"),  # the model's own budget cuts first
+])
+def test_decision_deadline_bounds_the_wait_for_models(behaviour: dict[str, str], deadline_in_s: float,
+                                                      want_reason: str) -> None:
+    from decision_service.observability import FALLBACKS, TALLY
+
+    engine = _Engine(behaviour)
+    calls: list[str] = []
+    scripted = engine.score_batch
+
+    def counting(lender_id: str, features: dict[str, np.ndarray]) -> list[LenderOutcome]:
+        calls.append(lender_id)
+        return scripted(lender_id, features)
+
+    engine.score_batch = counting  # type: ignore[method-assign]
+    app, bureau, history = synthetic_inputs(1, seed=4)
+    before = {r: FALLBACKS.labels("L04", r)._value.get() for r in ("deadline", "timeout")}
+
+    async def run() -> tuple[float, list[LenderOutcome]]:
+        with ThreadPoolExecutor(2) as pool:
+            scorer = BatchScorer(engine, pool, model_timeout_s=0.3)
+            await scorer.start()
+            try:
+                t0 = time.perf_counter()
+                _, outcomes = await scorer.submit({k: v[0] for k, v in app.items()},
+                                                  {k: v[0] for k, v in bureau.items()}, history, ("L03", "L04"),
+                                                  True, deadline=t0 + deadline_in_s)
+                return time.perf_counter() - t0, outcomes
+            finally:
+                await scorer.stop()
+
+    took, outcomes = asyncio.run(run())
+    TALLY.flush()
+    assert took < min(0.3, max(deadline_in_s, 0)) + 0.2
+    assert outcomes[0].fallback_used == (deadline_in_s < 0)  # L03 is scored first and finishes, unless nothing ran
+    assert outcomes[1].fallback_used  # L04: never started, or cut while hanging
+    assert calls == ([] if deadline_in_s < 0 else ["L03", "L04"])
+    after = {r: FALLBACKS.labels("L04", r)._value.get() for r in ("deadline", "timeout")}
+    assert after[want_reason] == before[want_reason] + 1
