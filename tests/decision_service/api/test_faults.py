@@ -116,6 +116,23 @@ def test_bureau_outage_answers_everything_fast_with_fallback(tmp_path: Path, mod
         assert not body["offers"]  # without bureau data the fallback never approves
 
 
+def test_models_slower_than_their_budget_are_answered_by_the_fallback_and_logged(tmp_path: Path, model_dir: Path,
+                                                                                   bureau: Bureau) -> None:
+    """Real models given a 1 ms budget (a batch takes longer): the fallback answers for them, every request is
+    answered well inside 3 s, and every decision, model or fallback, is logged exactly once."""
+    bureau.configure()
+    server = make_server(tmp_path / "api", model_dir, bureau.url, model_timeout_s=0.001).start()
+    try:
+        results = asyncio.run(_fire(server, 60, "P04", 40_000, concurrency=16))
+    finally:
+        server.stop()
+    assert all(status == 200 for _, status, _, _ in results)
+    assert max(sec for _, _, _, sec in results) < 3.0
+    decided = [d for _, _, body, _ in results for d in [*body["offers"], *body["not_matched"]]]  # type: ignore[index]
+    assert len(decided) == 60 * 3 and any(d["fallback_used"] for d in decided)
+    _assert_logged_once(server, [body for _, _, body, _ in results])  # type: ignore[misc]
+
+
 def test_redis_stopped_mid_run_degrades_without_failing(tmp_path: Path, model_dir: Path, bureau: Bureau,
                                                         redis_server) -> None:
     bureau.configure()
