@@ -1,40 +1,34 @@
 """The model registry: immutable versioned artifacts, champion/challenger pointers and a deployments log.
 
-Layout under ``root`` (``Settings.model_dir``)::
+Two halves with different lifetimes, split along that seam:
 
-    <lender_id>/<version>/model.txt             LightGBM model (text format)
-                         calibrator.json        Platt calibration of the raw score
-                         reason_catalogue.yaml  frozen copy of the catalogue the model was released with
-                         report.json/.html      validation report (optional extra files)
-                         metadata.json          lender, version, model_id, features, window, metrics, thresholds,
-                                                shap_reference, files (sha256 each), artifact_sha256, created_at
+* :mod:`decision_service.model_store` (``ModelStore``, ``ModelArtifact``): write-once version folders, registered
+  atomically, hash-verified on first load, never rewritten. Its docstring describes the folder layout.
+* this module (``ModelRegistry``, a ``ModelStore``): the *mutable* deployment state, i.e. which version decides
+  (champion), which one shadows it (challenger), the latest gate result of each version and the append-only
+  deployments log. Every change happens under the store's cross-process lock.
+
+Layout added under ``root`` (``Settings.model_dir``) next to the version folders::
+
     <lender_id>/deployment.json                 champion / challenger / history pointers (atomic replace)
     <lender_id>/gates/<version>.json            latest deployment-gate result of that version
     deployments.jsonl                           every deployment event, the source of ``model_deployments`` rows
 
-Why immutable + hashed: a decision logged with model_version X must be reproducible from X forever. A version folder
-is written to a temporary folder and renamed into place (no half artifacts), made read-only, and the first load in
-a process checks the sha256 of every file against the metadata. Thresholds, however, are a property of a
-*deployment* (the gate may recalibrate them when a candidate is promoted), so they live
-in the pointer file, not in the frozen folder.
+Thresholds are a property of a *deployment* (the gate may recalibrate them when a candidate is promoted), so they
+live in the pointer file, not in the frozen folder.
 
-``LoadedModel`` and ``Thresholds`` live in :mod:`decision_service.model` and the errors in
-:mod:`decision_service.model_errors`; both are re-exported here, as the shared contract names this module for them.
+``ModelArtifact`` (from :mod:`decision_service.model_store`), ``LoadedModel`` and ``Thresholds`` (from
+:mod:`decision_service.model`) and the errors (from :mod:`decision_service.model_errors`) are re-exported here, as the
+shared contract names this module for them: ``from decision_service.registry import ...`` keeps working.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
 import json
 import os
-import shutil
-import stat
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +44,18 @@ from decision_service.model_errors import (
     ThresholdsError,
     UnknownModelError,
 )
+from decision_service.model_store import CORE_FILES, REQUIRED_METADATA, ModelArtifact, ModelStore, utc_now_iso
 
 __all__ = [
+    "CORE_FILES",
+    "REQUIRED_METADATA",
     "ArtifactIntegrityError",
     "GateNotPassedError",
     "LoadedModel",
     "MetadataError",
     "ModelArtifact",
     "ModelRegistry",
+    "ModelStore",
     "ModelVersionExistsError",
     "NoChampionError",
     "NothingToRollBackError",
@@ -67,45 +65,9 @@ __all__ = [
     "UnknownModelError",
 ]
 
-REQUIRED_METADATA = ("lender_id", "feature_names", "training_window", "metrics", "thresholds", "shap_reference")
-CORE_FILES = ("model.txt", "calibrator.json", "reason_catalogue.yaml")
-
-
-@dataclass
-class ModelArtifact:
-    """What training hands to ``register``: the model, its calibrator and any extra files (reports)."""
-
-    model_text: str
-    calibrator: dict[str, Any]
-    catalogue_text: str
-    extra_files: dict[str, str] = field(default_factory=dict)
-
-    def files(self) -> dict[str, bytes]:
-        out = {
-            "model.txt": self.model_text.encode(),
-            "calibrator.json": json.dumps(self.calibrator, sort_keys=True, indent=1).encode(),
-            "reason_catalogue.yaml": self.catalogue_text.encode(),
-        }
-        for name, text in self.extra_files.items():
-            if name in out or name == "metadata.json" or "/" in name:
-                raise MetadataError(f"extra file name {name!r} is reserved or not a plain file name")
-            out[name] = text.encode()
-        return out
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _artifact_sha(file_hashes: Mapping[str, str]) -> str:
-    return _sha("\n".join(f"{k}:{file_hashes[k]}" for k in sorted(file_hashes)).encode())
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-
 
 def _write_atomic(path: Path, data: str) -> None:
+    """Replace ``path`` in one rename (readers see the old or the new pointer, never half a file)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as f:
         f.write(data)
@@ -114,132 +76,21 @@ def _write_atomic(path: Path, data: str) -> None:
     os.replace(tmp, path)
 
 
-class ModelRegistry:
-    """File-system model registry shared by training, the gate, the backfill and the API (see module docstring)."""
+class ModelRegistry(ModelStore):
+    """File-system model registry shared by training, the gate, the backfill and the API (see module docstring).
+
+    Versions (``register``, ``versions``, ``lenders``, ``metadata``, ``verify``, ``load``) come from
+    :class:`~decision_service.model_store.ModelStore`; this class adds what gets deployed and when.
+    """
 
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
-        self._models: dict[tuple[str, str, tuple[float, float] | None], LoadedModel] = {}
+        super().__init__(root)
         self._state: dict[str, dict[str, Any]] = {}
         self._stamp: dict[str, tuple[int, int]] = {}
         self.reload()
 
-    # ----- paths and locking -------------------------------------------------------------------------------------
-    def _lender_dir(self, lender_id: str) -> Path:
-        if not lender_id or "/" in lender_id or lender_id.startswith("."):
-            raise UnknownModelError(f"invalid lender id {lender_id!r}")
-        return self.root / lender_id
-
     def _pointer(self, lender_id: str) -> Path:
         return self._lender_dir(lender_id) / "deployment.json"
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Cross-process lock around every pointer/log change, so two CLIs cannot interleave a promotion."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    # ----- registration ------------------------------------------------------------------------------------------
-    def versions(self, lender_id: str) -> list[str]:
-        d = self._lender_dir(lender_id)
-        if not d.is_dir():
-            return []
-        return sorted(p.name for p in d.iterdir() if p.is_dir() and (p / "metadata.json").exists())
-
-    def lenders(self) -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-    def register(self, artifact: ModelArtifact, metadata: Mapping[str, Any]) -> str:
-        """Store a new immutable version and return its version string (``metadata['version']`` or the next vNNN)."""
-        missing = [k for k in REQUIRED_METADATA if k not in metadata]
-        if missing:
-            raise MetadataError(f"metadata lacks {missing}")
-        lender_id = str(metadata["lender_id"])
-        ldir = self._lender_dir(lender_id)
-        files = artifact.files()
-        with self._locked():
-            ldir.mkdir(parents=True, exist_ok=True)
-            existing = self.versions(lender_id)
-            version = str(metadata.get("version") or f"v{len(existing) + 1:03d}")
-            final = ldir / version
-            if final.exists():
-                raise ModelVersionExistsError(f"{lender_id}/{version} is already registered and cannot be overwritten")
-            hashes = {name: _sha(data) for name, data in files.items()}
-            sha = _artifact_sha(hashes)
-            meta = dict(metadata)
-            meta["thresholds"] = Thresholds.coerce(meta["thresholds"]).to_dict()
-            meta.update(
-                version=version,
-                model_id=f"{lender_id}-{version}-{sha[:8]}",
-                files=hashes,
-                artifact_sha256=sha,
-                created_at=meta.get("created_at") or _now(),
-            )
-            tmp = Path(tempfile.mkdtemp(dir=ldir, prefix=f".{version}."))
-            try:
-                for name, data in files.items():
-                    (tmp / name).write_bytes(data)
-                (tmp / "metadata.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
-                for p in tmp.iterdir():
-                    p.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-                os.rename(tmp, final)  # atomic; fails if final appeared meanwhile
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-        return version
-
-    def metadata(self, lender_id: str, version: str) -> dict[str, Any]:
-        path = self._lender_dir(lender_id) / version / "metadata.json"
-        if not path.exists():
-            raise UnknownModelError(f"no model {lender_id}/{version} in {self.root}")
-        return json.loads(path.read_text())
-
-    def verify(self, lender_id: str, version: str) -> dict[str, Any]:
-        """Check every file's sha256 against the metadata; return the metadata or raise ArtifactIntegrityError."""
-        meta = self.metadata(lender_id, version)
-        vdir = self._lender_dir(lender_id) / version
-        actual = {}
-        for name, expected in meta["files"].items():
-            p = vdir / name
-            got = _sha(p.read_bytes()) if p.exists() else "<missing>"
-            if got != expected:
-                raise ArtifactIntegrityError(
-                    f"{lender_id}/{version}/{name}: sha256 {got[:12]} != recorded {expected[:12]}"
-                )
-            actual[name] = got
-        if _artifact_sha(actual) != meta["artifact_sha256"]:
-            raise ArtifactIntegrityError(f"{lender_id}/{version}: artifact sha256 does not match its metadata")
-        return meta
-
-    def load(
-        self, lender_id: str, version: str, thresholds: Thresholds | Mapping[str, float] | None = None
-    ) -> LoadedModel:
-        """Load a version (hash-verified on first load, then cached: folders are immutable and read-only).
-
-        ``thresholds`` overrides the cut-offs it was registered with (a deployment's recalibrated ones).
-        """
-        base = self._models.get((lender_id, version, None))
-        if base is None:
-            meta = self.verify(lender_id, version)
-            base = LoadedModel.from_dir(self._lender_dir(lender_id) / version, meta)
-            self._models[(lender_id, version, None)] = base
-        if thresholds is None:
-            return base
-        th = Thresholds.coerce(thresholds)
-        if th == base.thresholds:
-            return base
-        key = (lender_id, version, (th.approve_below, th.refer_below))
-        model = self._models.get(key)
-        if model is None:
-            model = self._models[key] = base.with_thresholds(th)
-        return model
 
     # ----- deployment state --------------------------------------------------------------------------------------
     def _read_state(self, lender_id: str) -> dict[str, Any]:
@@ -354,7 +205,7 @@ class ModelRegistry:
             entry = {
                 "version": version,
                 "thresholds": Thresholds.coerce(thresholds).to_dict(),
-                "deployed_at": _now(),
+                "deployed_at": utc_now_iso(),
                 "policy_version": policy_version,
             }
             events = []
@@ -377,7 +228,7 @@ class ModelRegistry:
                 raise NothingToRollBackError(f"lender {lender_id} has no previous champion to roll back to")
             previous = state["history"].pop()
             self.verify(lender_id, previous["version"])
-            now = _now()
+            now = utc_now_iso()
             current = state["champion"]
             entry = {**previous, "deployed_at": now, "policy_version": policy_version or previous.get("policy_version")}
             state["champion"] = entry
@@ -399,7 +250,7 @@ class ModelRegistry:
         """Shadow ``version`` next to the champion (``None`` removes the challenger)."""
         with self._locked():
             state = self._read_state(lender_id)
-            now = _now()
+            now = utc_now_iso()
             events = []
             old = state.get("challenger")
             if old is not None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from decision_service import model as model_mod
+from decision_service import model_errors, model_store, registry
 from decision_service.features import FEATURE_NAMES
 from decision_service.registry import (
     ArtifactIntegrityError,
@@ -161,3 +163,25 @@ def test_reload_picks_up_promotion_from_another_process(tmp_path: Path, fitted) 
     assert serving.champion("L01").version == v1  # until reload
     assert serving.reload() is True
     assert serving.champion("L01").version == v2
+
+
+@pytest.mark.parametrize("name", registry.__all__)
+def test_registry_still_exports_every_public_name(name: str) -> None:
+    """Callers across the repo import from decision_service.registry; the split must not move names away."""
+    obj = getattr(registry, name)
+    home = {"ModelArtifact": model_store, "ModelStore": model_store, "REQUIRED_METADATA": model_store,
+            "CORE_FILES": model_store, "LoadedModel": model_mod, "Thresholds": model_mod}.get(name, model_errors)
+    if name != "ModelRegistry":
+        assert obj is getattr(home, name)  # one object, not a copy that could drift
+
+
+def test_store_alone_writes_no_deployment_state(tmp_path: Path, fitted) -> None:
+    """The seam: the write-once half registers and loads versions without touching pointers, gates or the log."""
+    fm, X = fitted
+    store = model_store.ModelStore(tmp_path)
+    art, meta = make_artifact(fm, "L01", Thresholds(0.1, 0.2), training_window=WINDOW, metrics={"auc": 0.8})
+    v = store.register(art, meta)
+    assert store.load("L01", v).predict_pd(X[:5]).shape == (5,)
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == {".lock", *(f"L01/{v}/{name}" for name in (*model_store.CORE_FILES, "metadata.json"))}
+    assert ModelRegistry(tmp_path).deployment_state("L01") == {"champion": None, "challenger": None, "history": []}
