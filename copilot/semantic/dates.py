@@ -76,6 +76,24 @@ _DAY_EXPR = (
 )
 
 
+_FY_EXPR = r"\d{4}\s*-\s*\d{2,4}|\d{4}|\d{2}"
+
+
+def _year(text: str) -> int:
+    return int(text) if len(text) == 4 else 2000 + int(text)
+
+
+def _fy_start_year(fy: str, today: dt.date) -> int:
+    """The calendar year a financial year starts in (April): "FY25" and "FY2025" end in March 2025 (start 2024),
+    "2024-25" starts in 2024; none: the financial year ``today`` is in."""
+    fy = fy.replace(" ", "")
+    if "-" in fy:
+        return int(fy.split("-")[0])
+    if fy:
+        return _year(fy) - 1
+    return today.year if today.month >= 4 else today.year - 1
+
+
 def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
     """Ordered (pattern, handler) pairs; the first match on a span wins. Handlers return a DateReading."""
     tomorrow = today + dt.timedelta(days=1)
@@ -135,6 +153,30 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
         end = _add_months(start, 1)
         return DateReading(TimeWindow(start=start, end=end, label=f"{calendar.month_name[month]} {start.year}"))
 
+    def quarter(m: re.Match[str]) -> DateReading:
+        """"Q3", "Q3 2024": a calendar quarter, like "this/last quarter"; "Q3 FY25": India's fiscal quarter
+        (FY25 runs April 2024 to March 2025, so its Q3 is October-December 2024)."""
+        q = int(m["q"])
+        if m["fy"]:
+            start = _add_months(dt.date(_fy_start_year(m["fy"], today), 4, 1), 3 * (q - 1))
+        else:
+            year = _year(m["year"]) if m["year"] else today.year
+            start = dt.date(year, 3 * (q - 1) + 1, 1)
+            if not m["year"] and start > today:
+                start = dt.date(year - 1, start.month, 1)
+        end = _add_months(start, 3)
+        label = f"Q{q} ({start} to {end - dt.timedelta(days=1)})"
+        return DateReading(TimeWindow(start=start, end=min(end, tomorrow), label=label))
+
+    def fiscal_year(m: re.Match[str]) -> DateReading:
+        """India's financial year (April to March): "this FY", "FYTD", "last financial year", "FY25", "FY 2024-25"."""
+        which = (m["which"] or "").lower()
+        start_year = _fy_start_year(m["fy"] or "", today) - (1 if which in ("last", "previous", "prior") else 0)
+        start = dt.date(start_year, 4, 1)
+        end = min(dt.date(start_year + 1, 4, 1), tomorrow)
+        return DateReading(TimeWindow(start=start, end=end, label=f"FY {start_year}-{(start_year + 1) % 100:02d} "
+                                                                  f"({start} to {end - dt.timedelta(days=1)})"))
+
     def on_day(m: re.Match[str]) -> DateReading:
         day = _parse_day(m["day"], today)
         if day is None:
@@ -174,7 +216,7 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(r"\b(?:in\s+the\s+)?(?:last|previous)\s+(?P<n>)(?P<kind>)(?P<unit>fortnight)\b", re.I), last_n),
         (re.compile(r"\b(?P<which>this|last|previous|current)\s+(?P<unit>week|month|quarter|year)\b", re.I),
          lambda m: named_period(_norm(m))),
-        (re.compile(r"\b(?:year to date|ytd)\b", re.I),
+        (re.compile(r"(?<!financial\s)(?<!fiscal\s)\b(?:year to date|ytd)\b", re.I),
          lambda m: DateReading(TimeWindow(start=dt.date(today.year, 1, 1), end=tomorrow, label="year to date"))),
         (re.compile(r"\b(?:month to date|mtd)\b", re.I),
          lambda m: DateReading(TimeWindow(start=_month_start(today), end=tomorrow, label="month to date"))),
@@ -182,7 +224,12 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(r"\byesterday\b", re.I), single_day(1, "yesterday")),
         (re.compile(r"\btoday\b", re.I), single_day(0, "today")),
         (re.compile(rf"\bon\s+(?P<day>{_DAY_EXPR})\b", re.I), on_day),
-        (re.compile(rf"\b(?:in|during|for)\s+(?P<month>{_MONTH_RE})\b(?:\s+(?P<year>\d{{4}}))?", re.I), in_month),
+        (re.compile(rf"\b(?:(?:in|during|for)\s+(?:the\s+month\s+of\s+)?|(?:the\s+)?month\s+of\s+)"
+                    rf"(?P<month>{_MONTH_RE})\b(?:\s+(?P<year>\d{{4}}))?", re.I), in_month),
+        (re.compile(rf"\bq(?P<q>[1-4])(?:\s*(?:fy\s*'?(?P<fy>{_FY_EXPR})|'?(?P<year>\d{{4}}|\d{{2}})))?\b", re.I),
+         quarter),
+        (re.compile(rf"\b(?:(?P<which>this|current|last|previous|prior)\s+)?(?:fy\s*'?(?P<fy>{_FY_EXPR})\b|"
+                    r"(?:fy|financial\s+year|fiscal\s+year|fiscal)(?:\s+to\s+date)?\b|fytd\b)", re.I), fiscal_year),
         (re.compile(r"\b(?:daily|per day|by day|each day|day by day|day[- ]?wise|date[- ]?wise)\b(?!\s+of\b)", re.I),
          lambda m: DateReading(grain="day")),
         (re.compile(r"\b(?:weekly|per week|by week|each week|week[- ]?wise)\b", re.I),

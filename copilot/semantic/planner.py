@@ -42,9 +42,9 @@ STOPWORDS = frozenset(
 )
 _TOP_RE = re.compile(
     r"(?<!\bat\s)\b(?P<word>top|bottom|highest|lowest|largest|smallest|biggest|most|least|fewest|best|worst|max|min|maximum|"
-    r"minimum|busiest|quietest)\b(?:\s+(?P<n>\d{1,4}))?"
+    r"minimum|busiest|quietest|peak)\b(?:\s+(?P<n>\d{1,4}))?"
 )
-_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum", "busiest"}
+_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum", "busiest", "peak"}
 _BY_RE = re.compile(r"\b(?:by|per|each|every|across|split by|broken down by|for each|wise|group(?:ed)? by)\s+$")
 
 

@@ -48,6 +48,7 @@ GENERIC = _words(
     make makes made making give gives gave given get gets got getting bring brings brought send sends sent do does
     did done take takes took taken see seen earn earns earning earned come comes came go goes went
     pair pairs combination combinations combo combos pairing
+    performance performing perform performs portfolio platform work works worked working
     """
 )
 """General analytic words and English closed-class words (determiners, quantifiers, particles): how a question is
