@@ -11,16 +11,20 @@ only built (and only fails) when its turn in the chain comes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+
+from rapidfuzz import fuzz, process
 
 from copilot.errors import BackendUnavailableError, MalformedOutputError, PlanCompileError
 from copilot.execution import Timer, elapsed_ms, run_candidate
 from copilot.llm.base import PlanFiller, PlanRequest, PriorAttempt, SqlRequest, SqlWriter
 from copilot.models import Answer, Attempt, SemanticPlan
+from copilot.semantic import vocabulary
 from copilot.semantic.derived import compile_derived
-from copilot.semantic.planner import plan_question
+from copilot.semantic.planner import STOPWORDS, plan_question
 from copilot.semantic.rollup_route import rollups_enabled
 from copilot.semantic.view import TeamSemantics
 from copilot.settings import CopilotSettings
@@ -77,6 +81,13 @@ def try_plan(answer: Answer, con: SafeExecutor, timer: Timer, sem: TeamSemantics
                                            confidence=confidence, ms=elapsed_ms(t),
                                            error={"notes": [f"the local model chose {plan.metrics[0]!r}, which "
                                                             f"neither the planner nor retrieval found"]}))
+            return False
+        carried = prev_plan is not None and plan.metrics[0] in prev_plan.metrics  # "and by lender?"
+        if gated and not carried and not subject_named(answer.question, plan.metrics[0], sem):
+            answer.attempts.append(Attempt(backend=name, outcome="low_confidence", plan=plan,
+                                           confidence=confidence, ms=elapsed_ms(t),
+                                           error={"notes": [f"the local model chose {plan.metrics[0]!r}, but the "
+                                                            f"question names none of its subject's words"]}))
             return False
     try:
         with timer.stage("compile"), _facts_only(plan):
@@ -164,6 +175,46 @@ def metric_evidence(answer: Answer) -> set[str]:
     """Metrics the planner matched or retrieval ranked in its top three for this question."""
     found = {m for a in answer.attempts if a.plan for m in a.plan.metrics}
     return found | set((answer.retrieved.get("metrics") or [])[:3])
+
+
+def subject_words(metric: str, sem: TeamSemantics) -> frozenset[str]:
+    """The catalog's words for what ``metric`` is about: its name, label and synonyms, and the names and synonyms of
+    the tables and columns its definitions read -- minus the general analytic words ("rate", "average", "number")
+    every metric shares, which say how something is measured, not what."""
+    m = sem.metrics[metric]
+    phrases = [m.name.replace("_", " "), m.label, *m.synonyms]
+    for d in m.definitions:
+        table = sem.catalog.tables.get(d.table)
+        phrases += [d.table, *(table.synonyms if table else ()), *sem.columns.tables.get(d.table, ())]
+        for t, c in d.columns:
+            phrases.append(c)
+            if t in sem.catalog.tables and c in sem.catalog.tables[t].columns:
+                phrases += list(sem.catalog.tables[t].columns[c].synonyms)
+        phrases += [p for ref in sem.columns.columns if ref.sql in d.sql for p in ref.phrases]
+    words = {w for p in phrases for w in re.findall(r"[a-z0-9]+", p.lower())}
+    return frozenset(w for w in words if len(w) >= 3 and not w.isdigit() and w not in vocabulary.GENERIC
+                     and w.rstrip("s") not in vocabulary.GENERIC and w not in STOPWORDS and w not in _MEASURE_WORDS)
+
+
+_MEASURE_WORDS = frozenset(["avg", "sum", "max", "min", "p50", "p95", "p99", "rows", "ms", "mean", "median"])
+
+
+def subject_named(question: str, metric: str, sem: TeamSemantics) -> bool:
+    """Whether ``question`` names what ``metric`` is about (exactly, as a plural/past form, or misspelt).
+
+    Why: when the planner found no subject it knows, retrieval's nearest metrics are only the least distant ones, and
+    a 135M model filling a plan from them turns "average salary slip amount" into the average requested amount.
+    Its plan is kept only if the question itself names the chosen metric's subject in the catalog's words."""
+    subject = subject_words(metric, sem)
+    stems = {vocabulary.stem(w) for w in subject}
+    for word in re.findall(r"[a-z0-9]+", question.lower()):
+        if len(word) < 3 or word in vocabulary.GENERIC or word in STOPWORDS:
+            continue
+        if word in subject or vocabulary.stem(word) in stems:
+            return True
+        if len(word) >= 5 and process.extractOne(word, subject, scorer=fuzz.ratio, score_cutoff=85) is not None:
+            return True
+    return False
 
 
 def _facts_only(plan: SemanticPlan) -> AbstractContextManager[None]:

@@ -105,6 +105,11 @@ def catalog_words(sem: TeamSemantics) -> tuple[frozenset[str], tuple[str, ...]]:
     return cached
 
 
+def stem(word: str) -> str:
+    """Public name of :func:`_stem` (the candidates' subject check stems both sides the same way)."""
+    return _stem(word)
+
+
 def _stem(word: str) -> str:
     """A crude English stem, applied to both sides ("onboarding" ~ "onboarded", "disbursals" ~ "disbursal")."""
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
