@@ -347,3 +347,62 @@ def test_batch_decisions_equal_the_per_row_real_time_path(small_world, trained_r
             assert (offered is None and np.isnan(res.offered_amount[0])) or offered == res.offered_amount[0]
             checked += 1
         assert checked > 300
+
+
+# --- Removing the previous backfill (decision_service/backfill/removal.py) ---------------------------------------
+
+_FACT_TABLES = ("decisions", "loans", "repayments", "model_deployments")
+
+
+def _contents(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    """Order-free checksum of every row of the backfill's tables (row count, sum and xor of the row hashes)."""
+    return {t: con.execute(f"SELECT count(*), sum(hash(r)), bit_xor(hash(r)) FROM {t} r").fetchone()
+            for t in _FACT_TABLES}
+
+
+def _schema(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...] = _FACT_TABLES) -> dict[str, object]:
+    """Everything that defines the tables, without the catalog's object ids (which a rebuild changes)."""
+    names = list(tables)
+    return {
+        "describe": {t: con.execute(f"DESCRIBE {t}").fetchall() for t in tables},
+        "constraints": con.execute(
+            "SELECT table_name, constraint_index, constraint_type, constraint_text, expression, "
+            "constraint_column_indexes, constraint_column_names, constraint_name, referenced_table, "
+            "referenced_column_names FROM duckdb_constraints() WHERE table_name IN ? ORDER BY ALL", [names]).fetchall(),
+        "tables": con.execute("SELECT table_name, sql, comment, has_primary_key, column_count, temporary "
+                              "FROM duckdb_tables() WHERE table_name IN ? ORDER BY ALL", [names]).fetchall(),
+        "columns": con.execute("SELECT table_name, column_index, column_name, data_type, column_default, "
+                               "is_nullable, comment FROM duckdb_columns() WHERE table_name IN ? ORDER BY ALL",
+                               [names]).fetchall(),
+        "indexes": con.execute("SELECT table_name, index_name, sql, is_unique FROM duckdb_indexes() "
+                               "WHERE table_name IN ? ORDER BY ALL", [names]).fetchall(),
+        "views": con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal ORDER BY ALL").fetchall(),
+        "all tables": con.execute("SELECT table_name FROM duckdb_tables() ORDER BY ALL").fetchall(),
+    }
+
+
+def test_rerun_on_the_backfilled_world_rebuilds_to_identical_rows_and_schema(backfilled: Backfilled,
+                                                                            tmp_path: Path) -> None:
+    """A re-run removes the previous backfill by rebuilding the indexed tables (not row-by-row DELETE) and ends in
+    exactly the first run's rows and schema; the replica's view over the rebuilt tables still answers."""
+    path = tmp_path / "rerun.duckdb"
+    shutil.copyfile(backfilled.path, path)
+    with duckdb.connect(str(backfilled.path), read_only=True) as c:
+        first_rows, first_schema = _contents(c), _schema(c)
+        pre_window_loans = c.execute("SELECT count(*) FROM loans WHERE NOT starts_with(loan_id, 'BL-')").fetchone()[0]
+    summary = run_backfill(path, registry=ModelRegistry(backfilled.registry), progress=False,
+                           replica_path=tmp_path / "replica.duckdb", batch_size=7_000)
+    methods = {r.table: (r.method, r.removed, r.kept) for r in summary.removed}
+    assert methods["decisions"] == ("rebuild", first_rows["decisions"][0], 0)
+    assert methods["loans"] == ("rebuild", backfilled.summary.loans, pre_window_loans) and pre_window_loans > 0
+    # no index on repayments: a plain DELETE (the small world's 30 days leave no backfilled instalment due)
+    assert methods["repayments"][:2] == ("delete" if backfilled.summary.repayments else "none",
+                                         backfilled.summary.repayments)
+    assert methods["model_deployments"][:2] == ("delete", backfilled.summary.deployments)
+    assert "previous backfill removed: " in summary.format()
+    with duckdb.connect(str(path), read_only=True) as c:
+        assert _contents(c) == first_rows
+        assert _schema(c) == first_schema
+        assert c.execute("SELECT sum(decisions) FROM partner_lender_daily").fetchone()[0] == first_rows["decisions"][0]
+    with connect_writer(path) as c, pytest.raises(duckdb.ConstraintException, match=r"[Dd]uplicate key"):
+        c.execute("INSERT INTO decisions SELECT * FROM decisions LIMIT 1")  # the re-created primary key holds
