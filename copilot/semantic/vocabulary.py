@@ -53,7 +53,19 @@ GENERIC = _words(
 )
 """General analytic words and English closed-class words (determiners, quantifiers, particles): how a question is
 asked, never what it is about. ``lemminflect`` gives many of them a noun reading ("any", "more", "up")."""
-STRUCTURAL = _words("no not never without none nobody neither nor once twice thrice again repeat repeated multiple")
+FUNCTION_WORDS = _words(
+    """about above against amid along around behind below beneath beside but during inside into onto round till
+    underneath until unto upon while whereas whilst although though because unless whether nor whatever whichever
+    whoever whom they them their theirs he she his her him ours yours itself themselves ourselves myself yourself
+    will shall must may might can could should would etc eg ie viz respectively which where there these those that
+    this then than when what with from either neither other others
+    """
+)
+"""English prepositions, conjunctions, pronouns and modals. Never a subject (``lemminflect`` gives "into" and "till"
+no reading at all), and never a typo target: "weather" is not a misspelt "whether" from a column description."""
+GENERIC = GENERIC | FUNCTION_WORDS
+STRUCTURAL = _words("no not never without none nobody neither nor once twice thrice again repeat repeated multiple"
+                    " outside except excluding besides despite opposite")
 """Unplaced words that change what is counted ("no offer", "more than once"): dropping them answers another
 question, so they cost as much as an unknown term's half and a second one declines."""
 _NOUN_POS = ("NOUN", "PROPN")
@@ -100,7 +112,7 @@ def catalog_words(sem: TeamSemantics) -> tuple[frozenset[str], tuple[str, ...]]:
         phrases += list(table_phrases)
     words = {w for p in phrases for w in re.findall(r"[a-z0-9]+", p.lower()) if len(w) >= 2}
     words |= {_stem(w) for w in words}
-    cached = (frozenset(words), tuple(sorted(words)))
+    cached = (frozenset(words), tuple(sorted(words - FUNCTION_WORDS)))  # the tuple is what typos are matched to
     _VOCAB[sem.team] = cached
     return cached
 
@@ -135,7 +147,7 @@ def unknown_terms(words: list[str], sem: TeamSemantics, ignore: frozenset[str] =
     out: list[str] = []
     for word in words:
         w = word.lower().strip("'")
-        if w in ignore or w in GENERIC or w.rstrip("s") in GENERIC or len(w) < 2 or w.isdigit():
+        if w in ignore or w in GENERIC or w in STRUCTURAL or w.rstrip("s") in GENERIC or len(w) < 2 or w.isdigit():
             continue
         if knows(w, sem) or not _is_noun_like(w):
             continue

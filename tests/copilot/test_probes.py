@@ -14,6 +14,7 @@ from copilot.candidates import subject_named
 from copilot.llm.base import PlanFiller, PlanOutput, PlanRequest
 from copilot.models import SemanticPlan
 from copilot.pipeline import Copilot
+from copilot.semantic import vocabulary
 from copilot.semantic.planner import plan_question
 from copilot.semantic.view import TeamSemantics, team_semantics
 
@@ -52,6 +53,18 @@ def test_unanswerable_probe_is_declined(team: str, question: str) -> None:
 )
 def test_subject_named(question: str, metric: str, named: bool) -> None:
     assert subject_named(question, metric, team_semantics("risk")) is named
+
+
+@pytest.mark.parametrize("word", ["into", "till", "whom", "upon", "whereas"])
+def test_function_words_are_never_unknown_terms(word: str) -> None:
+    assert vocabulary.unknown_terms([word], team_semantics("growth")) == []
+
+
+def test_an_english_word_is_not_read_as_a_misspelt_function_word() -> None:
+    """"weather" is 86% like "whether" (a word of a column description): a typo match there hid the unknown term."""
+    sem = team_semantics("risk")
+    assert "whether" in vocabulary.catalog_words(sem)[0]
+    assert not vocabulary.knows("weather", sem)
 
 
 class _FixedFiller(PlanFiller):
