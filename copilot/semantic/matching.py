@@ -71,6 +71,9 @@ def phrase_table(sem: TeamSemantics) -> list[tuple[str, str, str, str]]:
 
 def normalise(question: str) -> str:
     text = question.lower().replace("’", "'").replace("₹", " rs ")
+    text = re.sub(r"%\s*age\b", "%", text)  # "approval %age": Indian English for percentage
+    text = re.sub(r"\bin\s+terms\s+of\b", " ", text)  # "performance in terms of X": X is asked, not loan "term"
+    text = re.sub(r"\bw\.?\s?r\.?\s?t\.?(?=\s|$)|\bwith\s+respect\s+to\b|\bvis[\s-]a[\s-]vis\b", " by ", text)
     text = re.sub(r"[^\w\s%+\-.'<>=]", " ", text)
     text = re.sub(r"(?<!\d)\.(?!\d)", " ", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "self-employed", "loan-to-income", "thin-file"

@@ -90,6 +90,7 @@ def plan_question(
                                          "records what happened, ask about a past period"], [], refusal="final")
     dates = read_dates(text, today)
     taken = list(dates.spans)
+    taken += [m.span() for m in _ALL_TIME_RE.finditer(text)]  # "till date": no window, not an unknown word
     before = _BEFORE_RE.search(text) if previous is not None else None
     if before:  # "and the week before?": read by the follow-up below
         taken.append(before.span())
@@ -388,6 +389,9 @@ def _unknown_note(unknown: list[str], sem: TeamSemantics) -> str:
 
 _REST_RE = re.compile(r"\b(?:vs\.?|versus|compared\s+(?:to|with)|against|and)\s+(?:the\s+|all\s+)?(?:others?|rest|"
                       r"everyone\s+else|everybody\s+else|remaining|non\s+[a-z]+(?:\s+[a-z]+)?)\b")
+_ALL_TIME_RE = re.compile(r"\b(?:till|until|up\s*to|to)\s+date\b|\bas\s+(?:on|of)\s+(?:date|today|now)\b|\bso\s+far\b"
+                          r"|\ball[\s-]time\b|\bsince\s+(?:inception|launch|the\s+(?:beginning|start))\b|\bever\b")
+"""Phrases meaning "over all the data there is": the default when no window is named, so they add nothing."""
 _COUNTED_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\s+(?:distinct\s+|unique\s+|different\s+)?$")
 _GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
