@@ -58,7 +58,7 @@ def _parse_day(text: str, today: dt.date) -> dt.date | None:
     text = text.strip().lower()
     if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
         return dt.date(int(m[1]), int(m[2]), int(m[3]))
-    if m := re.fullmatch(rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+({_MONTH_RE})\.?(?:\s+(\d{{4}}))?", text):
+    if m := re.fullmatch(rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_RE})\.?,?(?:\s+(\d{{4}}))?", text):
         day, month, year = int(m[1]), MONTHS[m[2]], m[3]
     elif m := re.fullmatch(rf"({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?", text):
         day, month, year = int(m[2]), MONTHS[m[1]], m[3]
@@ -71,7 +71,7 @@ def _parse_day(text: str, today: dt.date) -> dt.date | None:
 
 
 _DAY_EXPR = (
-    rf"\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTH_RE})\.?(?:\s+\d{{4}})?"
+    rf"\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_RE})\.?(?:,?\s+\d{{4}})?"
     rf"|(?:{_MONTH_RE})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
 )
 
@@ -223,7 +223,7 @@ def _rules(today: dt.date) -> list[tuple[re.Pattern[str], object]]:
         (re.compile(r"\bday before yesterday\b", re.I), single_day(2, "day before yesterday")),
         (re.compile(r"\byesterday\b", re.I), single_day(1, "yesterday")),
         (re.compile(r"\btoday\b", re.I), single_day(0, "today")),
-        (re.compile(rf"\bon\s+(?P<day>{_DAY_EXPR})\b", re.I), on_day),
+        (re.compile(rf"\bon\s+(?:the\s+)?(?P<day>{_DAY_EXPR})\b", re.I), on_day),
         (re.compile(rf"\b(?:(?:in|during|for)\s+(?:the\s+month\s+of\s+)?|(?:the\s+)?month\s+of\s+)"
                     rf"(?P<month>{_MONTH_RE})\b(?:\s+(?P<year>\d{{4}}))?", re.I), in_month),
         (re.compile(rf"\bq(?P<q>[1-4])(?:\s*(?:fy\s*'?(?P<fy>{_FY_EXPR})|'?(?P<year>\d{{4}}|\d{{2}})))?\b", re.I),

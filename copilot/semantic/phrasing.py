@@ -282,14 +282,19 @@ def read_count(text: str, layer: ColumnLayer, taken: list[Span], visible: set[st
 
 _ROWS_BY_RE = r"(?:e?s)?\s+(?:by|per|for\s+each|split\s+by|broken\s+down\s+by|grouped\s+by|across|[a-z]+\s+wise)\b"
 
+_BY_ROWS_RE = r"\b[a-z]+\s+(?:wise|split\s+of|mix\s+of|distribution\s+of|breakdown\s+of)\s+(?:the\s+|all\s+)?$"
+"""A breakdown named before the rows: "state wise applicants", "gender split of applicants"."""
+
 
 def read_rows_by(text: str, layer: ColumnLayer, taken: list[Span], visible: set[str]) -> tuple[str, list[Span]] | None:
     """"loans by purpose", "alerts per severity": a table's rows named right before a breakdown are counted."""
     phrases = sorted(((p, t) for t, ps in layer.tables.items() if t in visible for p in ps), key=lambda pt: -len(pt[0]))
     for phrase, table in phrases:
-        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?=(?:e?s)?\s)", text):
+        for m in re.finditer(rf"(?<![\w]){re.escape(phrase)}(?=(?:e?s)?(?:\s|$))", text):
             end = m.end() + (len(re.match(r"(?:e?s)?", text[m.end():]).group()))
-            if re.match(_ROWS_BY_RE[len("(?:e?s)?"):], text[end:]) and not _overlaps((m.start(), end), taken):
+            grouped_after = re.match(_ROWS_BY_RE[len("(?:e?s)?"):], text[end:])
+            grouped_before = re.search(_BY_ROWS_RE, text[: m.start()])  # "state wise applicants"
+            if (grouped_after or grouped_before) and not _overlaps((m.start(), end), taken):
                 return f"rows__{table}", [(m.start(), end)]
     return None
 

@@ -393,7 +393,7 @@ _ALL_TIME_RE = re.compile(r"\b(?:till|until|up\s*to|to)\s+date\b|\bas\s+(?:on|of
                           r"|\ball[\s-]time\b|\bsince\s+(?:inception|launch|the\s+(?:beginning|start))\b|\bever\b")
 """Phrases meaning "over all the data there is": the default when no window is named, so they add nothing."""
 _COUNTED_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\s+(?:distinct\s+|unique\s+|different\s+)?$")
-_GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b")
+_GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b|\b(?:split|mix|distribution|breakdown)\s+of\b")
 _FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
 _FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
                      "got", "get", "applicants", "wise", "like", "look", "looks", "going", "currently", "right"])
