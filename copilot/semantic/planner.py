@@ -42,9 +42,9 @@ STOPWORDS = frozenset(
 )
 _TOP_RE = re.compile(
     r"(?<!\bat\s)\b(?P<word>top|bottom|highest|lowest|largest|smallest|biggest|most|least|fewest|best|worst|max|min|maximum|"
-    r"minimum|busiest|quietest|peak)\b(?:\s+(?P<n>\d{1,4}))?"
+    r"minimum|busiest|quietest|peak|descending|ascending)\b(?:\s+(?P<n>\d{1,4}))?"
 )
-_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum", "busiest", "peak"}
+_DESC = {"top", "highest", "largest", "biggest", "most", "best", "max", "maximum", "busiest", "peak", "descending"}
 _BY_RE = re.compile(r"\b(?:by|per|each|every|across|split by|broken down by|for each|wise|group(?:ed)? by)\s+$")
 
 
@@ -243,10 +243,12 @@ def plan_question(
             count = re.search(r"\b(?:which|what|the|name|list|show)\s+(\d{1,3})\s+[a-z]", text)
             n = count.group(1) if count else None
         limit = int(n) if n else (10 if top["word"] in ("top", "bottom") else 1)
-        if not n and re.search(r"\b(?:ranked|sorted|ordered|rank|sort|order)\b|\b(?:highest|lowest|largest|smallest|"
-                               r"most|least|best|worst)\s+(?:first|to\s+\w+est)\b", text):
+        if not n and re.search(r"\b(?:ranked|sorted|ordered|rank|sort|order|descending|ascending)\b|"
+                               r"\b(?:highest|lowest|largest|smallest|most|least|best|worst)\s+(?:first|to\s+\w+est)\b",
+                               text):
             limit = None  # "ranked by X, highest first": every row, in order
-        if not dims and not (dates.grain and order):  # "which day had the most applications": rank the days
+        ranked_before = previous is not None and bool(previous.dimensions or previous.grain)  # "just the top 3"
+        if not dims and not ranked_before and not (dates.grain and order):  # "which day had the most applications"
             notes.append("a ranking without a dimension to rank: ignored the ranking")
             order, limit = None, None
     share_span = phrasing.wants_share(text)

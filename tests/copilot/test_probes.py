@@ -114,3 +114,19 @@ def test_auto_keeps_a_local_plan_only_when_the_question_names_its_subject(
     assert answer.cannot_answer is not answered
     if not answered:
         assert "names none of its subject" in str(local[-1].error)
+
+
+@pytest.mark.parametrize(
+    ("followup", "expect"),
+    [
+        ("just the top 3", {"order": "desc", "limit": 3}),  # the breakdown to rank is the previous question's
+        ("sort it descending", {"order": "desc", "limit": None}),
+        ("break it down by state", {"dimensions": ["partner", "state"]}),
+    ],
+)
+def test_followups_are_refined_not_declined(followup: str, expect: dict) -> None:
+    sem = team_semantics("risk")
+    previous = plan_question("approval rate by partner last 7 days", sem, TODAY).plan
+    r = plan_question(followup, sem, TODAY, previous=previous)
+    assert r.plan is not None and r.confidence >= THRESHOLD, (r.confidence, r.notes)
+    assert {k: getattr(r.plan, k) for k in expect} == expect
