@@ -276,6 +276,10 @@ def plan_question(
     # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
     names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
     for w in [w for w in unmatched if w in names]:  # "QuickRupee" for "QuickRupee Instant Loans"
+        named = {x for f in filters for v in f.values for x in re.findall(r"[a-z0-9]+", str(v).lower())}
+        if w in named:  # "Kaveri Capital": the rest of a name already read as a filter value
+            unmatched.remove(w)
+            continue
         hit = _partial_value(w, sem)
         if hit and not any(f.dimension == hit[0] for f in filters):
             filters.append(PlanFilter(dimension=hit[0], values=[hit[1]]))

@@ -49,7 +49,7 @@ GENERIC = _words(
     did done take takes took taken see seen earn earns earning earned come comes came go goes went
     pair pairs combination combinations combo combos pairing
     performance performing perform performs portfolio platform work works worked working
-    break breaks drill slice cut zoom dig
+    break breaks drill slice cut zoom dig doing going happen happens happened happening trending looking
     """
 )
 """General analytic words and English closed-class words (determiners, quantifiers, particles): how a question is

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -130,3 +131,19 @@ def test_followups_are_refined_not_declined(followup: str, expect: dict) -> None
     r = plan_question(followup, sem, TODAY, previous=previous)
     assert r.plan is not None and r.confidence >= THRESHOLD, (r.confidence, r.notes)
     assert {k: getattr(r.plan, k) for k in expect} == expect
+
+
+def test_every_word_of_a_name_read_as_a_filter_is_placed(small_world) -> None:
+    """"loans disbursed by Kaveri Capital": "Kaveri" picks the lender; "Capital" is the rest of its name, not an
+    unplaced capitalised word costing a name's penalty."""
+    con = duckdb.connect(str(small_world.replica), read_only=True)
+    try:
+        sem = team_semantics("risk", str(small_world.replica), con)
+        lenders = [v for v in sem.samples.get("lender", ()) if len(v.split()) >= 3]
+    finally:
+        con.close()
+    assert lenders, "the small world has multi-word lender names"
+    first, second = lenders[0].split()[:2]
+    r = plan_question(f"loans disbursed by {first} {second} last month", sem, TODAY)
+    assert r.plan is not None and r.confidence >= THRESHOLD, (r.confidence, r.notes, r.unmatched)
+    assert any(lenders[0] in f.values for f in r.plan.filters)
