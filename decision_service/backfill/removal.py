@@ -123,10 +123,10 @@ def _rebuild(con: duckdb.DuckDBPyConnection, removal: Removal, on_step: StepHook
     on_step(f"{name}: refilled")
     for sql in index_sqls:
         con.execute(sql)
-    if table_comment:
-        con.execute(f"COMMENT ON TABLE {table} IS ?", [table_comment])
+    if table_comment:  # COMMENT ON takes no bound parameters: a quoted literal
+        con.execute(f"COMMENT ON TABLE {table} IS {_literal(table_comment)}")
     for column, comment in column_comments:
-        con.execute(f"COMMENT ON COLUMN {table}.{_quote(column)} IS ?", [comment])
+        con.execute(f"COMMENT ON COLUMN {table}.{_quote(column)} IS {_literal(comment)}")
 
 
 def _indexed(con: duckdb.DuckDBPyConnection, table: str) -> bool:
@@ -151,3 +151,7 @@ def _referenced(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

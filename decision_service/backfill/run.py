@@ -40,7 +40,7 @@ from decision_service.backfill.decide import (
     decide_for_lender,
     features_struct,
 )
-from decision_service.backfill.removal import Removal, Removed, remove_rows
+from decision_service.backfill.removal import Removal, Removed, StepHook, remove_rows
 from decision_service.backfill.simulate import keys_for, request_timing, simulate_loans
 from decision_service.features import build_features, history_from_warehouse, inputs_sql
 from decision_service.policy import load_policy
@@ -143,7 +143,8 @@ def _scorers(con: duckdb.DuckDBPyConnection, registry: ModelRegistry, policy_dir
     return scorers, eligible
 
 
-def _delete_previous(con: duckdb.DuckDBPyConnection, world: WorldInfo) -> list[Removed]:
+def _delete_previous(con: duckdb.DuckDBPyConnection, world: WorldInfo, *,
+                     on_step: StepHook | None = None) -> list[Removed]:
     """Remove the previous backfill in one transaction; indexed tables are rebuilt rather than deleted from
     (DuckDB's row-by-row index delete took 332.8 s on the full world; see ``removal.py``)."""
     window = (dt.datetime.combine(world.start_date - dt.timedelta(days=1), dt.time()),
@@ -153,7 +154,7 @@ def _delete_previous(con: duckdb.DuckDBPyConnection, world: WorldInfo) -> list[R
         Removal("loans", f"starts_with(loan_id, '{LOAN_PREFIX}')"),
         Removal("decisions", "starts_with(request_id, 'backfill-')"),
         Removal("model_deployments", "deployed_at >= ? AND deployed_at < ?", window),
-    ])
+    ], on_step=on_step)
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
