@@ -289,6 +289,13 @@ def plan_question(
     penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names
                   else 0.02 if w in _FILLER else UNKNOWN_TERM_COST if w in unknown
                   else 0.3 if w in vocabulary.STRUCTURAL else 0.15 for w in unmatched)
+    # "work in IT": an acronym spelt like a pronoun names something; read as the pronoun, it vanished unseen
+    acronyms = [] if question.isupper() else [w.lower() for w in re.findall(r"\b(?:IT|US)\b", question)
+                                               if not scope_known(w.lower(), sem)]
+    for w in dict.fromkeys(acronyms):
+        unmatched.append(w)
+        unknown.append(w)
+        penalty += UNKNOWN_TERM_COST
 
     personal = scope.personal_data(text, sem)
     if personal:
@@ -386,6 +393,12 @@ def plan_question(
 UNKNOWN_TERM_COST = 0.45
 """What a word the team's catalog does not know costs (see :mod:`copilot.semantic.vocabulary`): more than the gap
 between a clean match (0.95) and the threshold (0.6), so one unknown subject is enough to decline."""
+
+
+def scope_known(word: str, sem: TeamSemantics) -> bool:
+    """Whether ``word`` names one of the team's metrics or dimensions (an acronym like "PD" that is a synonym)."""
+    return any(word in (s.lower() for s in (*m.synonyms, m.name)) for m in sem.named_metrics.values()) or any(
+        word in (s.lower() for s in (*d.synonyms, d.name)) for d in sem.named_dimensions.values())
 
 
 def _unknown_note(unknown: list[str], sem: TeamSemantics) -> str:

@@ -50,6 +50,7 @@ GENERIC = _words(
     pair pairs combination combinations combo combos pairing
     performance performing perform performs portfolio platform work works worked working
     break breaks drill slice cut zoom dig doing going happen happens happened happening trending looking
+    hit hits hitting particular specific certain respective various individual
     """
 )
 """General analytic words and English closed-class words (determiners, quantifiers, particles): how a question is
