@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from copilot.models import PlanFilter, SemanticPlan
-from copilot.semantic import phrasing, scope, shapes, vocabulary
+from copilot.semantic import followup, phrasing, scope, shapes, vocabulary
 from copilot.semantic.dates import read_dates
 from copilot.semantic.matching import dimension_words as _dimension_words
 from copilot.semantic.matching import find as _find
 from copilot.semantic.matching import fuzzy_metric as _fuzzy_metric
 from copilot.semantic.matching import metric_finder as _metric_finder
 from copilot.semantic.matching import normalise as _normalise
-from copilot.semantic.matching import partial_value as _partial_value
 from copilot.semantic.matching import phrase_table as _phrase_table
 from copilot.semantic.view import TeamSemantics
 
@@ -72,7 +71,8 @@ def plan_question(
 ) -> PlannerResult:
     """Plan ``question`` for the team; ``previous`` makes it a follow-up that refines the last plan.
 
-    Matching lives in :mod:`copilot.semantic.matching`, scope checks in :mod:`copilot.semantic.scope`, derived
+    Matching lives in :mod:`copilot.semantic.matching`, scope checks and the cost of unplaced words in
+    :mod:`copilot.semantic.scope`, follow-ups in :mod:`copilot.semantic.followup`, derived
     shapes (per-entity, ratio, change) in :mod:`copilot.semantic.shapes`; this function decides between them."""
     text = _normalise(question)
     notes: list[str] = []
@@ -91,7 +91,7 @@ def plan_question(
     dates = read_dates(text, today)
     taken = list(dates.spans)
     taken += [m.span() for m in _ALL_TIME_RE.finditer(text)]  # "till date": no window, not an unknown word
-    before = _BEFORE_RE.search(text) if previous is not None else None
+    before = followup.BEFORE_RE.search(text) if previous is not None else None
     if before:  # "and the week before?": read by the follow-up below
         taken.append(before.span())
     lookback = _column_lookback(text, dates.spans, sem)
@@ -153,7 +153,7 @@ def plan_question(
         derived = (phrasing.read_aggregate(text, layer, [t for t in taken if t not in dim_spans | top_spans])
                    or phrasing.read_count(text, layer, [t for t in taken if t not in value_spans | counted],
                                           set(layer.tables))
-                   or _followup_aggregate(text, sem, previous))
+                   or followup.followup_aggregate(text, sem, previous))
         if not derived and _GROUPING_RE.search(text):  # "loans by purpose": count the rows named before "by"
             derived = phrasing.read_rows_by(text, layer, [t for t in taken if t not in dim_spans | value_spans],
                                             set(layer.tables))
@@ -272,30 +272,7 @@ def plan_question(
         and not any(s <= m.start() < e for s, e in taken)
         and not (m.group().isdigit())
     ]
-    known = scope.known_words(sem, STOPWORDS)
-    # a capitalised word we could not place is most likely a name (a partner, a city): a filter we would drop
-    names = {w.lower() for w in re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'-]+", question.strip())}
-    for w in [w for w in unmatched if w in names]:  # "QuickRupee" for "QuickRupee Instant Loans"
-        named = {x for f in filters for v in f.values for x in re.findall(r"[a-z0-9]+", str(v).lower())}
-        if w in named:  # "Kaveri Capital": the rest of a name already read as a filter value
-            unmatched.remove(w)
-            continue
-        hit = _partial_value(w, sem)
-        if hit and not any(f.dimension == hit[0] for f in filters):
-            filters.append(PlanFilter(dimension=hit[0], values=[hit[1]]))
-            unmatched.remove(w)
-            notes.append(f"read {w!r} as {hit[1]!r}")
-    unknown = vocabulary.unknown_terms(unmatched, sem, ignore=_FILLER)
-    penalty = sum(0.03 if w in known or w.rstrip("s") in known else 0.4 if w in names
-                  else 0.02 if w in _FILLER else UNKNOWN_TERM_COST if w in unknown
-                  else 0.3 if w in vocabulary.STRUCTURAL else 0.15 for w in unmatched)
-    # "work in IT": an acronym spelt like a pronoun names something; read as the pronoun, it vanished unseen
-    acronyms = [] if question.isupper() else [w.lower() for w in re.findall(r"\b(?:IT|US)\b", question)
-                                               if not scope_known(w.lower(), sem)]
-    for w in dict.fromkeys(acronyms):
-        unmatched.append(w)
-        unknown.append(w)
-        penalty += UNKNOWN_TERM_COST
+    unknown, names, penalty = scope.weigh_unplaced(question, unmatched, filters, notes, sem, STOPWORDS)
 
     personal = scope.personal_data(text, sem)
     if personal:
@@ -310,7 +287,7 @@ def plan_question(
                 if dim not in dims:
                     dims.append(dim)
                 unmatched.remove(w)
-                penalty -= UNKNOWN_TERM_COST if w in unknown else 0.15
+                penalty -= scope.UNKNOWN_TERM_COST if w in unknown else 0.15
                 if w in unknown:
                     unknown.remove(w)
                 notes.append(f"read {w!r} as {sem.named_dimensions[dim].label.lower()!r}")
@@ -319,38 +296,15 @@ def plan_question(
         return PlannerResult(None, 0.0, [*notes, f"{', '.join(outside)}: not in team {sem.team!r}'s data"], unmatched,
                              refusal="final")
 
-    if previous is not None and (not metrics or metrics == previous.metrics or
-                                 (not dims and not filters and _FOLLOWUP_RE.search(text))):
-        # follow-up: refine the last plan with whatever this turn adds (a new metric keeps the grouping)
-        plan = previous.model_copy(deep=True)
-        if metrics and metrics != previous.metrics:
-            plan.metrics, plan.share = metrics[:3], False
-        plan.dimensions = list(dict.fromkeys([*plan.dimensions, *dims]))[:3]
-        kept = [f for f in plan.filters if f.dimension not in values]
-        plan.filters = kept + filters
-        shifted = False
-        if dates.window:
-            plan.time_window, plan.compare_previous = dates.window, dates.compare_previous
-        elif dates.compare_previous and plan.time_window:  # "vs the day before": the same window against the last
-            plan.compare_previous = True
-        elif _BEFORE_RE.search(text) and plan.time_window and plan.time_window.start and plan.time_window.end:
-            w = plan.time_window  # "and the week before?": the same-length window just before the last one
-            length = w.end - w.start
-            plan.time_window = w.model_copy(update={"start": w.start - length, "end": w.start,
-                                                    "label": f"{w.start - length} to {w.start - dt.timedelta(days=1)}"})
-            shifted = True
-        if dates.grain:
-            plan.grain = dates.grain
-        if order:
-            plan.order, plan.limit = order, limit
-        changed = bool(dims or filters or dates.window or dates.grain or order or metrics or shifted
-                       or dates.compare_previous)
+    if previous is not None and followup.refines(text, previous, metrics, dims, filters):
+        plan, changed = followup.refine(previous, text, metrics=metrics, dims=dims, filters=filters, values=values,
+                                        dates=dates, order=order, limit=limit)
         confidence = max(0.0, (0.9 if changed else 0.3) - penalty)
         notes.append("follow-up: refined the previous question's plan")
         return PlannerResult(plan, round(confidence, 3), notes, unmatched)
 
     if listing and unknown:  # "show partner commissions": the table exists, what is asked of it does not
-        return PlannerResult(None, 0.0, [*notes, _unknown_note(unknown, sem)], unmatched, refusal="unknown")
+        return PlannerResult(None, 0.0, [*notes, scope.unknown_note(unknown, sem)], unmatched, refusal="unknown")
     if listing:
         plan = SemanticPlan(list_table=listing[0], filters=[f for f in filters if _on_table(sem, f, listing[0])],
                             order=listing[1], limit=1 if listing[1] else None)
@@ -360,7 +314,7 @@ def plan_question(
     if not metrics:
         hidden = [p for p in scope.hidden_metric_phrases(sem) if re.search(rf"\b{re.escape(p)}\b", text)]
         why = (f"{hidden[0]!r} is not in team {sem.team!r}'s data" if hidden
-               else _unknown_note(unknown, sem) if unknown
+               else scope.unknown_note(unknown, sem) if unknown
                else "no metric in the team's catalog matches the question")
         return PlannerResult(None, 0.0, [*notes, why], unmatched,
                              refusal="final" if hidden else "unknown" if unknown else None)
@@ -383,27 +337,11 @@ def plan_question(
     confidence = metric_quality * 0.95 - penalty
     refusal = None
     if unknown:
-        notes.append(_unknown_note(unknown, sem))
+        notes.append(scope.unknown_note(unknown, sem))
         refusal = "unknown" if confidence < 0.6 else None
     elif unmatched:
         notes.append(f"words not understood: {', '.join(unmatched[:8])}")
     return PlannerResult(plan, round(max(0.0, min(1.0, confidence)), 3), notes, unmatched, refusal=refusal)
-
-
-UNKNOWN_TERM_COST = 0.45
-"""What a word the team's catalog does not know costs (see :mod:`copilot.semantic.vocabulary`): more than the gap
-between a clean match (0.95) and the threshold (0.6), so one unknown subject is enough to decline."""
-
-
-def scope_known(word: str, sem: TeamSemantics) -> bool:
-    """Whether ``word`` names one of the team's metrics or dimensions (an acronym like "PD" that is a synonym)."""
-    return any(word in (s.lower() for s in (*m.synonyms, m.name)) for m in sem.named_metrics.values()) or any(
-        word in (s.lower() for s in (*d.synonyms, d.name)) for d in sem.named_dimensions.values())
-
-
-def _unknown_note(unknown: list[str], sem: TeamSemantics) -> str:
-    terms = ", ".join(repr(w) for w in unknown[:4])
-    return f"{terms}: not in team {sem.team!r}'s data (no metric, column, table or value by that name)"
 
 
 _REST_RE = re.compile(r"\b(?:vs\.?|versus|compared\s+(?:to|with)|against|and)\s+(?:the\s+|all\s+)?(?:others?|rest|"
@@ -413,9 +351,6 @@ _ALL_TIME_RE = re.compile(r"\b(?:till|until|up\s*to|to)\s+date\b|\bas\s+(?:on|of
 """Phrases meaning "over all the data there is": the default when no window is named, so they add nothing."""
 _COUNTED_RE = re.compile(r"\b(?:how\s+many|number\s+of|count\s+of)\s+(?:distinct\s+|unique\s+|different\s+)?$")
 _GROUPING_RE = re.compile(r"\b(?:by|per|for\s+each)\s+[a-z]|\bwise\b|\b(?:split|mix|distribution|breakdown)\s+of\b")
-_FOLLOWUP_RE = re.compile(r"^(?:and|what about|how about|same for|now|ok|also)\b")
-_FILLER = frozenset(["comes", "come", "came", "ranked", "highest", "first", "please", "give", "using", "used",
-                     "got", "get", "applicants", "wise", "like", "look", "looks", "going", "currently", "right"])
 
 
 _WORSE_WHEN_HIGHER = re.compile(r"default|decline|dpd|delinquen|latency|fallback|refer|late|error|drift|psi|alert"
@@ -427,8 +362,6 @@ def _higher_is_worse(metric: str) -> bool:
     return bool(_WORSE_WHEN_HIGHER.search(metric))
 
 
-_BEFORE_RE = re.compile(r"\b(?:the\s+)?(?:day|week|month|fortnight|period|one)\s+before\b|\bbefore\s+that\b|"
-                        r"\b(?:the\s+)?(?:previous|prior|preceding)\s+(?:day|week|month|period|one)\b")
 _LOOKBACK_RE = re.compile(r"(?:last|past|previous|trailing)\s+(?P<n>\d+)\s*(?P<unit>days?|months?)")
 
 
@@ -449,20 +382,3 @@ def _column_lookback(text: str, spans: tuple[tuple[int, int], ...], sem: TeamSem
 
 def _on_table(sem: TeamSemantics, f: PlanFilter, table: str) -> bool:
     return all(d.table == table for d in sem.dimensions[f.dimension].definitions[:1])
-
-
-def _followup_aggregate(text: str, sem: TeamSemantics,
-                        previous: SemanticPlan | None) -> tuple[str, list[tuple[int, int]]] | None:
-    """"what about the median?" after "average latency by lender": the same column, another aggregate."""
-    if previous is None or not previous.metrics:
-        return None
-    m = re.search(r"\b(?P<w>median|average|total|sum|maximum|max|minimum|min|p90|p95|p99)\b", text)
-    if not m:
-        return None
-    agg = {"average": "avg", "total": "sum", "maximum": "max", "minimum": "min"}.get(m["w"], m["w"])
-    defs = sem.metrics[previous.metrics[0]].definitions
-    for ref in sem.columns.columns:
-        if ref.kind == "numeric" and defs and ref.sql in defs[0].sql and f"{agg}__{ref.key}" in sem.metrics:
-            return f"{agg}__{ref.key}", [m.span()]
-    return None
-
