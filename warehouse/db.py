@@ -84,14 +84,19 @@ def _remove_stale_snapshots(replica: Path) -> None:
             pid = int(path.name.removeprefix(f".{replica.name}.").removesuffix(".tmp"))
         except ValueError:
             continue
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if pid != os.getpid() and not pid_alive(pid):
             path.unlink(missing_ok=True)
-        except PermissionError:  # someone else's live process
-            continue
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (one we may not signal counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def publish_replica(con: duckdb.DuckDBPyConnection, replica_path: Path | str | None = None) -> Path:

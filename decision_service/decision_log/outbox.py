@@ -27,6 +27,7 @@ import orjson
 
 from decision_service.errors import OutboxClosedError
 from decision_service.observability import OUTBOX_BATCH, TALLY
+from warehouse.db import pid_alive
 
 SEGMENT_GLOB = "seg-*.jsonl"
 ARCHIVE_DIR = "archive"
@@ -40,15 +41,7 @@ def segment_done(path: Path) -> bool:
         pid = int(path.stem.rsplit("-", 1)[1])
     except (IndexError, ValueError):
         return True
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def iter_records(path: Path, offset: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -141,7 +141,9 @@ def test_batch_features_from_request_scalars_equal_the_column_path() -> None:
 ])
 def test_decision_deadline_bounds_the_wait_for_models(behaviour: dict[str, str], deadline_in_s: float,
                                                       want_reason: str) -> None:
-    from decision_service.observability import FALLBACKS, TALLY
+    from prometheus_client import REGISTRY
+
+    from decision_service.observability import TALLY
 
     engine = _Engine(behaviour)
     calls: list[str] = []
@@ -153,7 +155,7 @@ def test_decision_deadline_bounds_the_wait_for_models(behaviour: dict[str, str],
 
     engine.score_batch = counting  # type: ignore[method-assign]
     app, bureau, history = synthetic_inputs(1, seed=4)
-    before = {r: FALLBACKS.labels("L04", r)._value.get() for r in ("deadline", "timeout")}
+    before = {r: _fallbacks("L04", r, REGISTRY) for r in ("deadline", "timeout")}
 
     async def run() -> tuple[float, list[LenderOutcome]]:
         with ThreadPoolExecutor(2) as pool:
@@ -174,5 +176,10 @@ def test_decision_deadline_bounds_the_wait_for_models(behaviour: dict[str, str],
     assert outcomes[0].fallback_used == (deadline_in_s < 0)  # L03 is scored first and finishes, unless nothing ran
     assert outcomes[1].fallback_used  # L04: never started, or cut while hanging
     assert calls == ([] if deadline_in_s < 0 else ["L03", "L04"])
-    after = {r: FALLBACKS.labels("L04", r)._value.get() for r in ("deadline", "timeout")}
+    after = {r: _fallbacks("L04", r, REGISTRY) for r in ("deadline", "timeout")}
     assert after[want_reason] == before[want_reason] + 1
+
+
+def _fallbacks(lender_id: str, reason: str, registry: Any) -> float:
+    """``decision_fallbacks_total`` for one lender and reason as the /metrics exposition reports it (0 if unseen)."""
+    return registry.get_sample_value("decision_fallbacks_total", {"lender_id": lender_id, "reason": reason}) or 0.0
